@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * compat.bpf.h - one BPF source for every kernel with sched_ext (6.12 on).
+ *
+ * Kfuncs that were renamed or changed signature are declared here under every
+ * name they ever had, as weak ksyms. libbpf resolves a ksym by the part of its
+ * name before the last "___", so "foo___v2___scx" binds to the kernel's
+ * "foo___v2" and "foo___scx" binds to "foo"; the names a kernel lacks resolve
+ * to NULL and bpf_ksym_exists() picks the branch the running kernel supports
+ * (the verifier drops the others). Schedulers call only the scx_*() wrappers
+ * below, never the versioned names, and never test kernel versions.
+ */
+#ifndef __SCX_COMPAT_BPF_H
+#define __SCX_COMPAT_BPF_H
+
+/*
+ * Inserting a task into a DSQ.
+ * 6.12:      scx_bpf_dispatch(), scx_bpf_dispatch_vtime()
+ * 6.13-7.x:  scx_bpf_dsq_insert(), scx_bpf_dsq_insert_vtime()
+ * 7.x:       scx_bpf_dsq_insert___v2() returns whether the insert was accepted
+ */
+bool scx_bpf_dsq_insert___v2___scx(struct task_struct *p, u64 dsq_id, u64 slice,
+				   u64 enq_flags) __ksym __weak;
+void scx_bpf_dsq_insert___scx(struct task_struct *p, u64 dsq_id, u64 slice,
+			      u64 enq_flags) __ksym __weak;
+void scx_bpf_dispatch___scx(struct task_struct *p, u64 dsq_id, u64 slice,
+			    u64 enq_flags) __ksym __weak;
+
+void scx_bpf_dsq_insert_vtime___scx(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
+				    u64 enq_flags) __ksym __weak;
+void scx_bpf_dispatch_vtime___scx(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
+				  u64 enq_flags) __ksym __weak;
+
+static inline void scx_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert___v2___scx))
+		scx_bpf_dsq_insert___v2___scx(p, dsq_id, slice, enq_flags);
+	else if (bpf_ksym_exists(scx_bpf_dsq_insert___scx))
+		scx_bpf_dsq_insert___scx(p, dsq_id, slice, enq_flags);
+	else
+		scx_bpf_dispatch___scx(p, dsq_id, slice, enq_flags);
+}
+
+static inline void scx_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
+					u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert_vtime___scx))
+		scx_bpf_dsq_insert_vtime___scx(p, dsq_id, slice, vtime, enq_flags);
+	else
+		scx_bpf_dispatch_vtime___scx(p, dsq_id, slice, vtime, enq_flags);
+}
+
+/*
+ * Moving the first task of a DSQ to the local DSQ, from ops.dispatch().
+ * 6.12:      scx_bpf_consume()
+ * 6.13-7.x:  scx_bpf_dsq_move_to_local()
+ * 7.x:       scx_bpf_dsq_move_to_local___v2() takes enqueue flags
+ */
+bool scx_bpf_dsq_move_to_local___v2___scx(u64 dsq_id, u64 enq_flags) __ksym __weak;
+bool scx_bpf_dsq_move_to_local___scx(u64 dsq_id) __ksym __weak;
+bool scx_bpf_consume___scx(u64 dsq_id) __ksym __weak;
+
+static inline bool scx_dsq_move_to_local(u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local___v2___scx))
+		return scx_bpf_dsq_move_to_local___v2___scx(dsq_id, 0);
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local___scx))
+		return scx_bpf_dsq_move_to_local___scx(dsq_id);
+	return scx_bpf_consume___scx(dsq_id);
+}
+
+/*
+ * A clock that is cheap and monotonic per CPU.
+ * 6.12-6.13: none; bpf_ktime_get_ns()
+ * 6.14 on:   scx_bpf_now() (the rq clock when it is valid)
+ */
+u64 scx_bpf_now___scx(void) __ksym __weak;
+
+static inline u64 scx_now(void)
+{
+	if (bpf_ksym_exists(scx_bpf_now___scx))
+		return scx_bpf_now___scx();
+	return bpf_ktime_get_ns();
+}
+
+#endif /* __SCX_COMPAT_BPF_H */

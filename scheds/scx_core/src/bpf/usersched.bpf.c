@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * usersched.bpf.c - the kernel half of scx_core's user-space dispatch channel.
+ *
+ * Every user-space scheduler (scx_rlfifo, scx_rustland) loads this same
+ * program under its own name; the policy lives entirely in Rust. The program
+ * only moves tasks between the kernel and user space:
+ *
+ *  - ops.enqueue() sends each runnable task to user space as a queued_task
+ *    record on the "queued" BPF_MAP_TYPE_RINGBUF. Nothing is dispatched: the
+ *    task waits, in the kernel's eyes, in the BPF scheduler's custody.
+ *
+ *  - User space decides where, in which order and for how long tasks run and
+ *    writes dispatched_task records to the "dispatched" USER_RINGBUF.
+ *    ops.dispatch() drains them, inserting each task into the target CPU's
+ *    local DSQ (kicking that CPU if it idles) or, for "any CPU", into a shared
+ *    FIFO DSQ that every CPU consumes from.
+ *
+ *  - The user-space scheduler's own threads and per-CPU kthreads never take
+ *    the round trip: they go straight to a local DSQ, ahead of everything
+ *    user space dispatched. Otherwise the scheduler would wait for itself and
+ *    the kernel's watchdog would eject it.
+ *
+ *  - If the ring buffer to user space is full, the task goes to the shared
+ *    DSQ instead (counted as a fallback), so no task is ever lost.
+ *
+ *  - Every enqueue bumps a per-task sequence number that the record carries
+ *    and the decision echoes. A decision whose sequence number no longer
+ *    matches (the task was dequeued and enqueued again meanwhile, changed
+ *    affinity, or exited) is dropped and counted.
+ *
+ *  - ops.update_idle() mirrors each CPU's idle state into a global array that
+ *    user space reads through the skeleton's memory map, so choosing an idle
+ *    CPU costs user space no system call.
+ *
+ *  - A scheduler that holds tasks back (to order them) publishes how many it
+ *    holds; a CPU that runs out of work then rings a doorbell (a record with
+ *    pid 0) so user space wakes up and hands out more.
+ *
+ * The cost is one ring-buffer round trip per scheduling decision, which is why
+ * wakeups can optionally be dispatched directly to an idle CPU from
+ * ops.select_cpu() (rodata direct_idle), bypassing user space for the common
+ * case of a free machine.
+ */
+#include <scx/common.bpf.h>
+#include <scx/user_exit_info.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Set by user space between open and load. */
+const volatile s32 usersched_tgid;
+const volatile u64 slice_ns = 5000000ULL;
+const volatile bool direct_idle;
+
+/* DSQ for "any CPU" decisions and ring-buffer overflow. */
+#define SHARED_DSQ	0
+
+UEI_DEFINE(uei);
+
+/* Counters, read by user space. */
+u64 nr_queued;		/* records sent to user space */
+u64 nr_user_dispatches;	/* decisions applied */
+u64 nr_kernel_dispatches; /* scheduler threads and per-CPU kthreads */
+u64 nr_direct_dispatches; /* wakeups dispatched to an idle CPU by select_cpu */
+u64 nr_fallbacks;	/* ring buffer full: task went to the shared DSQ */
+u64 nr_stale;		/* decisions dropped by the sequence check */
+u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
+u64 nr_kicks;		/* idle CPUs woken for dispatched work */
+u64 nr_doorbells;	/* doorbells rung */
+
+/* Written by user space. */
+u64 nr_user_pending;	/* tasks user space holds back */
+u64 doorbell_armed = 1;	/* user space re-arms after each doorbell */
+
+/* Idle state of each CPU (1 = idle), maintained by ops.update_idle(). */
+u8 cpu_idle[USERSCHED_MAX_CPUS];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, USERSCHED_RING_ENTRIES * 128);
+} queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, USERSCHED_RING_ENTRIES * 64);
+} dispatched SEC(".maps");
+
+struct task_ctx {
+	u64 seq;
+	u64 runnable_ts;
+	u64 start_ts;
+	u64 stop_ts;
+	u64 exec_runtime;
+	u64 sum_runtime;
+	bool in_user;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+static struct task_ctx *lookup_task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+}
+
+static bool is_usersched_task(const struct task_struct *p)
+{
+	return p->tgid == usersched_tgid;
+}
+
+static bool bypasses_user(const struct task_struct *p)
+{
+	return is_usersched_task(p) || is_percpu_kthread(p);
+}
+
+static void kick_idle_cpu(s32 cpu)
+{
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	__sync_fetch_and_add(&nr_kicks, 1);
+}
+
+s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle && (direct_idle || bypasses_user(p))) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		__sync_fetch_and_add(&nr_direct_dispatches, 1);
+	}
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct queued_task *qt;
+	struct task_ctx *tctx;
+
+	if (bypasses_user(p)) {
+		/*
+		 * The scheduler itself must run as soon as it can: it holds
+		 * every other task. Per-CPU kthreads can only run here anyway.
+		 */
+		if (is_usersched_task(p))
+			enq_flags |= SCX_ENQ_PREEMPT;
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+		return;
+	}
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx) {
+		scx_bpf_error("task %d (%s) has no context", p->pid, p->comm);
+		return;
+	}
+	tctx->seq++;
+
+	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
+	if (!qt) {
+		tctx->in_user = false;
+		scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		__sync_fetch_and_add(&nr_fallbacks, 1);
+		return;
+	}
+	qt->pid = p->pid;
+	qt->cpu = scx_bpf_task_cpu(p);
+	qt->nr_cpus_allowed = p->nr_cpus_allowed;
+	qt->weight = p->scx.weight;
+	qt->enq_flags = enq_flags;
+	qt->seq = tctx->seq;
+	qt->enq_ts = scx_now();
+	qt->runnable_ts = tctx->runnable_ts;
+	qt->stop_ts = tctx->stop_ts;
+	qt->exec_runtime = tctx->exec_runtime;
+	qt->sum_runtime = tctx->sum_runtime;
+	qt->vtime = p->scx.dsq_vtime;
+	tctx->in_user = true;
+	bpf_ringbuf_submit(qt, 0);
+	__sync_fetch_and_add(&nr_queued, 1);
+}
+
+void BPF_STRUCT_OPS(usersched_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	/* Whatever user space decides for the old enqueue is now stale. */
+	if (tctx) {
+		tctx->seq++;
+		tctx->in_user = false;
+	}
+}
+
+static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
+{
+	struct dispatched_task d;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 slice;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		return 0;
+
+	p = bpf_task_from_pid(d.pid);
+	if (!p) {
+		__sync_fetch_and_add(&nr_stale, 1);
+		return 0;
+	}
+	tctx = lookup_task_ctx(p);
+	if (!tctx || !tctx->in_user || tctx->seq != d.seq) {
+		__sync_fetch_and_add(&nr_stale, 1);
+		goto out;
+	}
+	tctx->in_user = false;
+
+	slice = d.slice_ns ? d.slice_ns : slice_ns;
+	if (d.cpu >= 0) {
+		if (d.cpu < USERSCHED_MAX_CPUS && bpf_cpumask_test_cpu(d.cpu, p->cpus_ptr)) {
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | d.cpu, slice,
+				       (d.flags & DISPATCH_F_PREEMPT) ? SCX_ENQ_PREEMPT : 0);
+			kick_idle_cpu(d.cpu);
+			__sync_fetch_and_add(&nr_user_dispatches, 1);
+			goto out;
+		}
+		__sync_fetch_and_add(&nr_bad_cpu, 1);
+	}
+
+	scx_dsq_insert(p, SHARED_DSQ, slice, 0);
+	__sync_fetch_and_add(&nr_user_dispatches, 1);
+	{
+		s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+		if (cpu >= 0)
+			kick_idle_cpu(cpu);
+	}
+out:
+	bpf_task_release(p);
+	/* Stop before the dispatch buffer overflows; the rest waits in the ring. */
+	return scx_bpf_dispatch_nr_slots() == 0;
+}
+
+static void ring_doorbell(void)
+{
+	struct queued_task *qt;
+
+	if (!READ_ONCE(nr_user_pending))
+		return;
+	if (__sync_val_compare_and_swap(&doorbell_armed, 1, 0) != 1)
+		return;
+	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
+	if (!qt) {
+		WRITE_ONCE(doorbell_armed, 1);
+		return;
+	}
+	__builtin_memset(qt, 0, sizeof(*qt));
+	qt->pid = USERSCHED_DOORBELL_PID;
+	qt->cpu = bpf_get_smp_processor_id();
+	bpf_ringbuf_submit(qt, 0);
+	__sync_fetch_and_add(&nr_doorbells, 1);
+}
+
+void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
+{
+	if (scx_bpf_dispatch_nr_slots() > 0)
+		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, 0);
+
+	if (scx_dsq_move_to_local(SHARED_DSQ))
+		return;
+
+	ring_doorbell();
+}
+
+void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (!tctx)
+		return;
+	tctx->runnable_ts = scx_now();
+	tctx->exec_runtime = 0;
+}
+
+void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		tctx->start_ts = scx_now();
+}
+
+void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = scx_now(), delta;
+
+	if (!tctx || !tctx->start_ts)
+		return;
+	delta = now - tctx->start_ts;
+	tctx->exec_runtime += delta;
+	tctx->sum_runtime += delta;
+	tctx->stop_ts = now;
+	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, delta);
+}
+
+void BPF_STRUCT_OPS(usersched_update_idle, s32 cpu, bool idle)
+{
+	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS)
+		WRITE_ONCE(cpu_idle[cpu], idle);
+}
+
+s32 BPF_STRUCT_OPS(usersched_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
+{
+	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+}
+
+void BPF_STRUCT_OPS(usersched_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops usersched_ops = {
+	.select_cpu	= (void *)usersched_select_cpu,
+	.enqueue	= (void *)usersched_enqueue,
+	.dequeue	= (void *)usersched_dequeue,
+	.dispatch	= (void *)usersched_dispatch,
+	.runnable	= (void *)usersched_runnable,
+	.running	= (void *)usersched_running,
+	.stopping	= (void *)usersched_stopping,
+	.update_idle	= (void *)usersched_update_idle,
+	.init_task	= (void *)usersched_init_task,
+	.init		= (void *)usersched_init,
+	.exit		= (void *)usersched_exit,
+	.flags		= SCX_OPS_KEEP_BUILTIN_IDLE,
+	.timeout_ms	= 5000,
+	.name		= "usersched",
+};

@@ -1,0 +1,29 @@
+//! scx_core: what every scx scheduler shares — kernel checks, loading and attaching with exit
+//! handling, the user-space dispatch channel, signals, logging and the common command line.
+
+pub mod cli;
+pub mod error;
+pub mod exit_info;
+pub mod kernel;
+pub mod logging;
+pub mod runner;
+pub mod signals;
+pub mod usersched;
+
+pub use cli::CommonOpts;
+pub use error::{exit_code, Error, Result};
+pub use exit_info::{ExitInfo, ExitKind};
+pub use runner::{run_restartable, RunEnd, Ticker};
+pub use signals::Shutdown;
+pub use usersched::{Counters, DispatchedTask, QueuedTask, UserSched, UserSchedOpts, CPU_ANY};
+
+#[allow(
+    clippy::all,
+    dead_code,
+    missing_docs,
+    unused_imports,
+    unsafe_op_in_unsafe_fn
+)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/usersched.skel.rs"));
+}

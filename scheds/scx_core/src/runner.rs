@@ -1,0 +1,191 @@
+//! The outer life cycle of a scheduler process: run, report how it ended, restart only when
+//! the kernel asks for it, and turn the end into the exit code.
+
+use std::time::{Duration, Instant};
+
+use crate::error::exit_code;
+use crate::exit_info::ExitInfo;
+
+/// How one attached run of a scheduler ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    /// The stop was requested (signal) rather than forced by the kernel.
+    pub requested: bool,
+    /// The kernel's exit record, if `ops.exit()` ran.
+    pub info: Option<ExitInfo>,
+}
+
+/// At most this many restarts within [`RESTART_WINDOW`]; beyond that the kernel's restart
+/// requests are treated as a failure, so a hotplug storm cannot turn into a busy loop.
+pub const MAX_RESTARTS: usize = 8;
+/// See [`MAX_RESTARTS`].
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// What to do after a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Restart,
+    Exit(u8),
+}
+
+/// Decides what follows `end`, logging it in one line.
+pub fn after_run(name: &str, end: &RunEnd) -> Next {
+    match &end.info {
+        Some(info) if info.wants_restart() && !end.requested => {
+            log::warn!(
+                "{name}: the kernel asked for a restart ({})",
+                info.describe()
+            );
+            Next::Restart
+        }
+        Some(info) if end.requested || info.process_exit_code() == exit_code::OK => {
+            log::info!("{name} detached ({})", info.describe());
+            Next::Exit(exit_code::OK)
+        }
+        Some(info) => {
+            let code = info.process_exit_code();
+            if code == exit_code::SYSRQ {
+                log::warn!(
+                    "{name} was stopped by the administrator through the kernel ({})",
+                    info.describe()
+                );
+            } else {
+                log::error!("{name} was ejected by the kernel ({})", info.describe());
+            }
+            Next::Exit(code)
+        }
+        None if end.requested => {
+            log::info!("{name} detached");
+            Next::Exit(exit_code::OK)
+        }
+        None => {
+            log::error!("{name} stopped without an exit record from the kernel");
+            Next::Exit(exit_code::FAILURE)
+        }
+    }
+}
+
+/// Runs `run_once` until it ends without a restart request; returns the process exit code.
+pub fn run_restartable<E>(
+    name: &str,
+    mut run_once: impl FnMut() -> Result<RunEnd, E>,
+) -> Result<u8, E> {
+    let mut restarts: Vec<Instant> = Vec::new();
+    loop {
+        let end = run_once()?;
+        match after_run(name, &end) {
+            Next::Exit(code) => return Ok(code),
+            Next::Restart => {
+                let now = Instant::now();
+                restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+                if restarts.len() >= MAX_RESTARTS {
+                    log::error!(
+                        "{name}: {MAX_RESTARTS} restarts within {} s, giving up",
+                        RESTART_WINDOW.as_secs()
+                    );
+                    return Ok(exit_code::EJECTED_OTHER);
+                }
+                restarts.push(now);
+            }
+        }
+    }
+}
+
+/// Fires every `interval` (never, if `None`).
+#[derive(Debug)]
+pub struct Ticker {
+    interval: Option<Duration>,
+    next: Instant,
+}
+
+impl Ticker {
+    pub fn new(interval: Option<Duration>) -> Self {
+        Ticker {
+            interval,
+            next: Instant::now() + interval.unwrap_or_default(),
+        }
+    }
+
+    /// Whether the interval elapsed since the last time this returned true.
+    pub fn due(&mut self) -> bool {
+        match self.interval {
+            Some(iv) if Instant::now() >= self.next => {
+                self.next = Instant::now() + iv;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit_info::{ExitKind, ECODE_ACT_RESTART};
+
+    fn info(kind: ExitKind, code: i64) -> Option<ExitInfo> {
+        Some(ExitInfo {
+            kind,
+            exit_code: code,
+            reason: String::new(),
+            msg: String::new(),
+        })
+    }
+
+    #[test]
+    fn decisions() {
+        let end = |requested, info| RunEnd { requested, info };
+        assert_eq!(
+            after_run("t", &end(true, info(ExitKind::Unreg, 0))),
+            Next::Exit(0)
+        );
+        assert_eq!(after_run("t", &end(true, None)), Next::Exit(0));
+        assert_eq!(
+            after_run("t", &end(false, info(ExitKind::ErrorStall, 0))),
+            Next::Exit(exit_code::EJECTED_STALL)
+        );
+        assert_eq!(
+            after_run(
+                "t",
+                &end(false, info(ExitKind::UnregKern, ECODE_ACT_RESTART))
+            ),
+            Next::Restart
+        );
+        assert_eq!(
+            after_run("t", &end(false, info(ExitKind::SysRq, 0))),
+            Next::Exit(exit_code::SYSRQ)
+        );
+        assert_eq!(
+            after_run("t", &end(false, None)),
+            Next::Exit(exit_code::FAILURE)
+        );
+    }
+
+    #[test]
+    fn restart_loop_stops_on_final_end_and_limits_restarts() {
+        let mut n = 0;
+        let code = run_restartable::<()>("t", || {
+            n += 1;
+            Ok(RunEnd {
+                requested: n == 3,
+                info: info(
+                    ExitKind::UnregKern,
+                    if n < 3 { ECODE_ACT_RESTART } else { 0 },
+                ),
+            })
+        });
+        assert_eq!(code, Ok(0));
+        assert_eq!(n, 3);
+
+        let mut m = 0;
+        let code = run_restartable::<()>("t", || {
+            m += 1;
+            Ok(RunEnd {
+                requested: false,
+                info: info(ExitKind::UnregKern, ECODE_ACT_RESTART),
+            })
+        });
+        assert_eq!(code, Ok(exit_code::EJECTED_OTHER));
+        assert_eq!(m, MAX_RESTARTS + 1);
+    }
+}

@@ -1,0 +1,526 @@
+//! The user-space dispatch channel: loads `usersched.bpf.c` under a scheduler's name and gives
+//! a Rust policy the tasks to schedule and a way to dispatch them.
+//!
+//! A policy drives it from a loop:
+//!
+//! ```text
+//! while running {
+//!     sched.poll(timeout)?;                      // wait for runnable tasks
+//!     while let Some(task) = sched.dequeue_task() { queue.push(task) }
+//!     for task in queue.by_policy() {            // the policy's order
+//!         let cpu = sched.select_cpu(&task);     // an idle CPU, or CPU_ANY
+//!         sched.dispatch(&DispatchedTask::new(&task).cpu(cpu).slice_ns(s))?;
+//!     }
+//!     sched.set_pending(queue.len());            // tasks held back, if any
+//! }
+//! ```
+//!
+//! The loop allocates nothing once the channel is open: records are copied into a queue whose
+//! capacity is reserved up front, decisions are written in place into the BPF ring buffer.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem::{size_of, MaybeUninit};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, OpenObject, RingBuffer, RingBufferBuilder, UserRingBuffer};
+
+use crate::error::{Error, Result};
+use crate::exit_info::ExitInfo;
+use crate::kernel;
+use crate::skel::{UserschedSkel, UserschedSkelBuilder};
+
+/// A decision's CPU meaning "whichever CPU gets free first".
+pub const CPU_ANY: i32 = -1;
+/// Highest number of CPUs the channel tracks (`USERSCHED_MAX_CPUS`).
+pub const MAX_CPUS: usize = 1024;
+/// `pid` of a doorbell record (`USERSCHED_DOORBELL_PID`).
+const DOORBELL_PID: i32 = 0;
+/// `SCX_OPS_SWITCH_PARTIAL`.
+const SCX_OPS_SWITCH_PARTIAL: u64 = 8;
+/// `DISPATCH_F_PREEMPT`.
+const DISPATCH_F_PREEMPT: u64 = 1;
+/// Room for every record the kernel ring buffer can hold.
+const QUEUE_CAPACITY: usize = 16384;
+
+/// A runnable task waiting for a decision (`struct queued_task`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuedTask {
+    pub pid: i32,
+    /// The CPU it was enqueued on (where it ran last, or where a wakeup placed it).
+    pub cpu: i32,
+    pub nr_cpus_allowed: u32,
+    /// sched_ext weight: 100 for nice 0, higher for lower nice values.
+    pub weight: u32,
+    pub enq_flags: u64,
+    pub seq: u64,
+    pub enq_ts: u64,
+    pub runnable_ts: u64,
+    pub stop_ts: u64,
+    /// Nanoseconds it ran since it last slept.
+    pub exec_runtime: u64,
+    pub sum_runtime: u64,
+    /// Weighted virtual runtime kept by the BPF side.
+    pub vtime: u64,
+}
+
+/// A decision for a queued task (`struct dispatched_task`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchedTask {
+    pub pid: i32,
+    pub cpu: i32,
+    pub seq: u64,
+    pub slice_ns: u64,
+    pub flags: u64,
+}
+
+const _: () = assert!(size_of::<QueuedTask>() == 80);
+const _: () = assert!(size_of::<DispatchedTask>() == 32);
+
+impl DispatchedTask {
+    /// A decision for `task` on any CPU with the default slice.
+    pub fn new(task: &QueuedTask) -> Self {
+        DispatchedTask {
+            pid: task.pid,
+            cpu: CPU_ANY,
+            seq: task.seq,
+            slice_ns: 0,
+            flags: 0,
+        }
+    }
+
+    /// Run it on `cpu` ([`CPU_ANY`]: the first CPU that gets free).
+    pub fn cpu(mut self, cpu: i32) -> Self {
+        self.cpu = cpu;
+        self
+    }
+
+    /// Run it for `slice_ns` before it goes back to the policy (0: default slice).
+    pub fn slice_ns(mut self, slice_ns: u64) -> Self {
+        self.slice_ns = slice_ns;
+        self
+    }
+
+    /// Preempt whatever runs on the target CPU.
+    pub fn preempt(mut self) -> Self {
+        self.flags |= DISPATCH_F_PREEMPT;
+        self
+    }
+}
+
+/// How to load the channel.
+#[derive(Debug, Clone)]
+pub struct UserSchedOpts {
+    /// The scheduler's name, as the kernel will report it in `root/ops`.
+    pub name: String,
+    /// Default time slice for dispatched tasks.
+    pub slice_ns: u64,
+    /// Only tasks that opted in with SCHED_EXT are scheduled; the rest stay on EEVDF.
+    pub partial: bool,
+    /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
+    pub direct_idle: bool,
+    /// How long the kernel lets a runnable task wait before ejecting the scheduler.
+    pub timeout_ms: u32,
+}
+
+impl UserSchedOpts {
+    pub fn new(name: impl Into<String>) -> Self {
+        UserSchedOpts {
+            name: name.into(),
+            slice_ns: 5_000_000,
+            partial: false,
+            direct_idle: false,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+/// Counters of the BPF side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Tasks sent to user space.
+    pub queued: u64,
+    /// Decisions applied by the BPF side.
+    pub user_dispatches: u64,
+    /// The scheduler's own threads and per-CPU kthreads, dispatched without a round trip.
+    pub kernel_dispatches: u64,
+    /// Wakeups dispatched straight to an idle CPU.
+    pub direct_dispatches: u64,
+    /// Tasks that went to the shared queue because the ring buffer was full.
+    pub fallbacks: u64,
+    /// Decisions dropped because the task had been enqueued again or was gone.
+    pub stale: u64,
+    /// Decisions for a CPU outside the task's affinity (sent to any CPU instead).
+    pub bad_cpu: u64,
+    /// Idle CPUs kicked.
+    pub kicks: u64,
+    /// Doorbells rung (a CPU ran out of work while user space held tasks).
+    pub doorbells: u64,
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "queued={} user_dispatched={} kernel_dispatched={} direct={} fallbacks={} stale={} \
+             bad_cpu={} kicks={} doorbells={}",
+            self.queued,
+            self.user_dispatches,
+            self.kernel_dispatches,
+            self.direct_dispatches,
+            self.fallbacks,
+            self.stale,
+            self.bad_cpu,
+            self.kicks,
+            self.doorbells
+        )
+    }
+}
+
+fn read_u64(v: &u64) -> u64 {
+    // SAFETY: `v` points into the BPF program's mmapped global data; BPF updates it
+    // concurrently, so it must be read with a volatile load.
+    unsafe { std::ptr::read_volatile(v) }
+}
+
+fn write_u64(v: &mut u64, value: u64) {
+    // SAFETY: as in `read_u64`; an aligned u64 store is atomic on every supported architecture.
+    unsafe { std::ptr::write_volatile(v, value) }
+}
+
+/// A loaded and attached user-space scheduler channel. Dropping it detaches the scheduler.
+pub struct UserSched<'obj> {
+    // Field order is drop order: the ring buffers go before the object that owns their maps.
+    ringbuf: RingBuffer<'static>,
+    user_ringbuf: UserRingBuffer,
+    link: Option<Link>,
+    skel: UserschedSkel<'obj>,
+    incoming: Rc<RefCell<VecDeque<QueuedTask>>>,
+    claimed: Vec<bool>,
+    nr_cpus: usize,
+    name: String,
+    attach_time: Duration,
+}
+
+fn nr_possible_cpus() -> Result<usize> {
+    libbpf_rs::num_possible_cpus()
+        .map_err(|e| Error::bpf("counting the possible CPUs", e))
+        .map(|n| n.min(MAX_CPUS))
+}
+
+impl<'obj> UserSched<'obj> {
+    /// Checks that the machine can run a scheduler, loads the channel under `opts.name`, locks
+    /// the process's memory and attaches; returns once the kernel reports it running.
+    pub fn attach(object: &'obj mut MaybeUninit<OpenObject>, opts: &UserSchedOpts) -> Result<Self> {
+        kernel::check_can_attach()?;
+        if opts.name.is_empty() || opts.name.len() >= 128 {
+            return Err(Error::InvalidArgument(format!(
+                "scheduler name {:?} must be 1 to 127 bytes",
+                opts.name
+            )));
+        }
+        let start = Instant::now();
+
+        let mut open = UserschedSkelBuilder::default()
+            .open(object)
+            .map_err(|e| Error::bpf("opening the BPF object", e))?;
+
+        {
+            let rodata = open
+                .maps
+                .rodata_data
+                .as_deref_mut()
+                .ok_or_else(|| Error::InvalidArgument("BPF object has no rodata".into()))?;
+            rodata.usersched_tgid = std::process::id() as i32;
+            rodata.slice_ns = opts.slice_ns;
+            rodata.direct_idle = opts.direct_idle;
+        }
+        {
+            let ops = open.struct_ops.usersched_ops_mut();
+            ops.name = [0; 128];
+            for (dst, src) in ops.name.iter_mut().zip(opts.name.bytes()) {
+                *dst = src as i8;
+            }
+            if opts.partial {
+                ops.flags |= SCX_OPS_SWITCH_PARTIAL;
+            }
+            ops.timeout_ms = opts.timeout_ms;
+        }
+
+        let mut skel = open.load().map_err(|e| Error::Load {
+            what: format!(
+                "loading the {} BPF program into kernel {} failed (the verifier's reason is above)",
+                opts.name,
+                kernel::release()
+            ),
+            source: e,
+        })?;
+
+        lock_memory()?;
+
+        let link = skel.maps.usersched_ops.attach_struct_ops().map_err(|e| {
+            // A scheduler that attached between our check and now makes the kernel refuse.
+            match kernel::attached_ops() {
+                Some(other)
+                    if e.kind() == libbpf_rs::ErrorKind::AlreadyExists || other != opts.name =>
+                {
+                    Error::AlreadyAttached(other)
+                }
+                _ => Error::Load {
+                    what: format!("attaching {} to the kernel", opts.name),
+                    source: e,
+                },
+            }
+        })?;
+        kernel::wait_attached(&opts.name, Duration::from_secs(5))?;
+        let attach_time = start.elapsed();
+
+        let incoming = Rc::new(RefCell::new(VecDeque::with_capacity(QUEUE_CAPACITY)));
+        let sink = Rc::clone(&incoming);
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&skel.maps.queued, move |data: &[u8]| {
+                if data.len() >= size_of::<QueuedTask>() {
+                    // SAFETY: the record is a `struct queued_task` written by BPF (length
+                    // checked); it may be unaligned in the ring, hence read_unaligned.
+                    let task =
+                        unsafe { std::ptr::read_unaligned(data.as_ptr() as *const QueuedTask) };
+                    sink.borrow_mut().push_back(task);
+                }
+                0
+            })
+            .map_err(|e| Error::bpf("setting up the task ring buffer", e))?;
+        let ringbuf = builder
+            .build()
+            .map_err(|e| Error::bpf("setting up the task ring buffer", e))?;
+        let user_ringbuf = UserRingBuffer::new(&skel.maps.dispatched)
+            .map_err(|e| Error::bpf("setting up the dispatch ring buffer", e))?;
+
+        let nr_cpus = nr_possible_cpus()?;
+        Ok(UserSched {
+            ringbuf,
+            user_ringbuf,
+            link: Some(link),
+            skel,
+            incoming,
+            claimed: vec![false; nr_cpus],
+            nr_cpus,
+            name: opts.name.clone(),
+            attach_time,
+        })
+    }
+
+    /// The scheduler's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// From opening the BPF object to the kernel reporting the scheduler enabled.
+    pub fn attach_time(&self) -> Duration {
+        self.attach_time
+    }
+
+    /// Number of possible CPUs (CPU ids are below this).
+    pub fn nr_cpus(&self) -> usize {
+        self.nr_cpus
+    }
+
+    /// Waits up to `timeout` for runnable tasks (returns at once if some are pending) and
+    /// starts a new batch: CPUs handed out by [`Self::select_cpu`] count as free again.
+    pub fn poll(&mut self, timeout: Duration) -> Result<()> {
+        self.claimed.iter_mut().for_each(|c| *c = false);
+        if !self.incoming.borrow().is_empty() {
+            return self.consume();
+        }
+        let ret = self.ringbuf.poll_raw(timeout);
+        if ret < 0 && ret != -libc::EINTR {
+            return Err(Error::io(
+                "waiting for tasks on the ring buffer",
+                std::io::Error::from_raw_os_error(-ret),
+            ));
+        }
+        Ok(())
+    }
+
+    fn consume(&mut self) -> Result<()> {
+        let ret = self.ringbuf.consume_raw();
+        if ret < 0 && ret != -libc::EINTR {
+            return Err(Error::io(
+                "reading tasks from the ring buffer",
+                std::io::Error::from_raw_os_error(-ret),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next task waiting for a decision, if any.
+    pub fn dequeue_task(&mut self) -> Option<QueuedTask> {
+        loop {
+            if self.incoming.borrow().is_empty() {
+                // A failed read leaves the queue empty; the next poll reports the error.
+                let _ = self.consume();
+            }
+            let task = self.incoming.borrow_mut().pop_front()?;
+            if task.pid == DOORBELL_PID {
+                if let Some(data) = self.skel.maps.data_data.as_deref_mut() {
+                    write_u64(&mut data.doorbell_armed, 1);
+                }
+                continue;
+            }
+            return Some(task);
+        }
+    }
+
+    /// Whether `cpu` is idle right now (as the kernel last reported it).
+    pub fn is_idle(&self, cpu: i32) -> bool {
+        let Some(bss) = self.skel.maps.bss_data.as_deref() else {
+            return false;
+        };
+        usize::try_from(cpu)
+            .ok()
+            .filter(|&c| c < self.nr_cpus)
+            // SAFETY: reading a byte of the mmapped BPF global data that BPF updates.
+            .map(|c| unsafe { std::ptr::read_volatile(&bss.cpu_idle[c]) } != 0)
+            .unwrap_or(false)
+    }
+
+    /// Picks a CPU for `task`: its previous CPU if idle, else (if it may run anywhere) another
+    /// idle CPU, else [`CPU_ANY`]. A CPU handed out is not handed out again in this batch.
+    pub fn select_cpu(&mut self, task: &QueuedTask) -> i32 {
+        let prev = task.cpu;
+        if let Ok(p) = usize::try_from(prev) {
+            if p < self.nr_cpus && !self.claimed[p] && self.is_idle(prev) {
+                self.claimed[p] = true;
+                return prev;
+            }
+        }
+        if task.nr_cpus_allowed as usize >= self.nr_cpus {
+            for cpu in 0..self.nr_cpus {
+                if !self.claimed[cpu] && self.is_idle(cpu as i32) {
+                    self.claimed[cpu] = true;
+                    return cpu as i32;
+                }
+            }
+        }
+        CPU_ANY
+    }
+
+    /// Sends a decision to the kernel. Returns `false` if the ring buffer is full: keep the task
+    /// and try again after the next poll.
+    pub fn dispatch(&mut self, decision: &DispatchedTask) -> Result<bool> {
+        let Ok(mut sample) = self.user_ringbuf.reserve(size_of::<DispatchedTask>()) else {
+            return Ok(false);
+        };
+        // SAFETY: the sample is at least size_of::<DispatchedTask>() bytes of ring-buffer memory
+        // reserved for us; unaligned write because the ring gives no alignment guarantee.
+        unsafe {
+            std::ptr::write_unaligned(sample.as_mut_ptr() as *mut DispatchedTask, *decision);
+        }
+        self.user_ringbuf
+            .submit(sample)
+            .map_err(|e| Error::bpf("submitting a decision", e))?;
+        Ok(true)
+    }
+
+    /// Tells the BPF side how many tasks the policy holds back; while non-zero, a CPU that runs
+    /// out of work rings the doorbell so [`Self::poll`] returns.
+    pub fn set_pending(&mut self, nr: usize) {
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+            write_u64(&mut bss.nr_user_pending, nr as u64);
+        }
+    }
+
+    /// The BPF side's counters.
+    pub fn counters(&self) -> Counters {
+        let Some(b) = self.skel.maps.bss_data.as_deref() else {
+            return Counters::default();
+        };
+        Counters {
+            queued: read_u64(&b.nr_queued),
+            user_dispatches: read_u64(&b.nr_user_dispatches),
+            kernel_dispatches: read_u64(&b.nr_kernel_dispatches),
+            direct_dispatches: read_u64(&b.nr_direct_dispatches),
+            fallbacks: read_u64(&b.nr_fallbacks),
+            stale: read_u64(&b.nr_stale),
+            bad_cpu: read_u64(&b.nr_bad_cpu),
+            kicks: read_u64(&b.nr_kicks),
+            doorbells: read_u64(&b.nr_doorbells),
+        }
+    }
+
+    /// The exit record, once the kernel has unloaded the scheduler.
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        self.skel
+            .maps
+            .data_data
+            .as_deref()
+            .and_then(|d| ExitInfo::read(&d.uei))
+    }
+
+    /// Detaches the scheduler, waits for the kernel to report sched_ext disabled and returns the
+    /// exit record.
+    pub fn detach(mut self) -> Option<ExitInfo> {
+        drop(self.link.take());
+        if !kernel::wait_disabled(Duration::from_secs(5)) {
+            log::warn!(
+                "sched_ext still not disabled 5 s after detaching {}",
+                self.name
+            );
+        }
+        self.exit_info()
+    }
+}
+
+/// Locks current and future memory so the scheduler never waits on page reclaim while the tasks
+/// it holds wait on it.
+fn lock_memory() -> Result<()> {
+    // SAFETY: mlockall() only takes flags.
+    let ret = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    if ret != 0 {
+        return Err(Error::io(
+            "locking the scheduler's memory (mlockall)",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_builder() {
+        let task = QueuedTask {
+            pid: 42,
+            seq: 7,
+            ..Default::default()
+        };
+        let d = DispatchedTask::new(&task).cpu(3).slice_ns(1000).preempt();
+        assert_eq!(
+            d,
+            DispatchedTask {
+                pid: 42,
+                cpu: 3,
+                seq: 7,
+                slice_ns: 1000,
+                flags: DISPATCH_F_PREEMPT
+            }
+        );
+        assert_eq!(DispatchedTask::new(&task).cpu, CPU_ANY);
+    }
+
+    #[test]
+    fn counters_line() {
+        let c = Counters {
+            queued: 5,
+            ..Default::default()
+        };
+        assert!(c.to_string().starts_with("queued=5 user_dispatched=0"));
+    }
+}

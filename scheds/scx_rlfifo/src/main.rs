@@ -1,0 +1,190 @@
+//! scx_rlfifo: the smallest complete user-space scheduler — tasks run in the order they became
+//! runnable, every decision made here in Rust on scx_core's dispatch channel.
+//!
+//! The policy, in full:
+//! - every runnable task arrives from the kernel through the channel and waits in a FIFO queue;
+//! - each round, all waiting tasks are dispatched in arrival order: to the task's previous CPU if
+//!   it is idle (warm cache), else to another idle CPU, else to whichever CPU frees up first;
+//! - the time slice shrinks as more tasks wait (`--slice-us` divided by the number waiting, never
+//!   below `--slice-us-min`), so a long queue still cycles quickly.
+//!
+//! There is no priority, no fairness between nice levels and no preemption on wakeup: that is
+//! what scx_rustland adds on the same channel. Copy this file to start a new policy.
+
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{CommandFactory, Parser};
+use scx_core::{
+    run_restartable, CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, Ticker, UserSched,
+    UserSchedOpts,
+};
+
+const NAME: &str = "scx_rlfifo";
+
+/// A FIFO sched_ext scheduler whose decisions are made in Rust user space.
+///
+/// Tasks run in the order they became runnable. A teaching example and a baseline: it keeps a
+/// machine running, but favours nobody.
+#[derive(Debug, Parser)]
+#[command(name = NAME, version, about, long_about = None)]
+struct Cli {
+    /// Longest time slice, in microseconds, given when few tasks wait.
+    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
+    slice_us: u64,
+
+    /// Shortest time slice, in microseconds, given when many tasks wait.
+    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
+    slice_us_min: u64,
+
+    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
+    #[arg(short = 'p', long)]
+    partial: bool,
+
+    /// Check the options and exit without attaching (used by scx-loader to validate flags).
+    #[arg(long, hide = true)]
+    check_args: bool,
+
+    #[command(flatten)]
+    common: CommonOpts,
+}
+
+impl Cli {
+    fn validate(&self) -> Result<()> {
+        if self.slice_us == 0 || self.slice_us_min == 0 {
+            bail!("invalid option: --slice-us and --slice-us-min must be at least 1");
+        }
+        if self.slice_us_min > self.slice_us {
+            bail!(
+                "invalid option: --slice-us-min ({}) is larger than --slice-us ({})",
+                self.slice_us_min,
+                self.slice_us
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The policy: a FIFO queue and the slice rule.
+struct Fifo {
+    queue: VecDeque<QueuedTask>,
+    slice_ns: u64,
+    slice_min_ns: u64,
+}
+
+impl Fifo {
+    fn new(cli: &Cli) -> Self {
+        Fifo {
+            queue: VecDeque::with_capacity(16384),
+            slice_ns: cli.slice_us * 1000,
+            slice_min_ns: cli.slice_us_min * 1000,
+        }
+    }
+
+    /// The slice for this round: the longest slice shared by everyone waiting.
+    fn slice(&self) -> u64 {
+        let waiting = self.queue.len().max(1) as u64;
+        (self.slice_ns / waiting).max(self.slice_min_ns)
+    }
+
+    /// One round: take every task the kernel sent, dispatch them all in arrival order.
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> Result<()> {
+        while let Some(task) = sched.dequeue_task() {
+            self.queue.push_back(task);
+        }
+        let slice = self.slice();
+        while let Some(task) = self.queue.pop_front() {
+            let cpu = sched.select_cpu(&task);
+            let decision = DispatchedTask::new(&task).cpu(cpu).slice_ns(slice);
+            if !sched.dispatch(&decision)? {
+                // Ring buffer full: keep the task at the head and retry next round.
+                self.queue.push_front(task);
+                break;
+            }
+        }
+        sched.set_pending(self.queue.len());
+        Ok(())
+    }
+}
+
+fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
+    let opts = UserSchedOpts {
+        slice_ns: cli.slice_us * 1000,
+        partial: cli.partial,
+        ..UserSchedOpts::new(NAME)
+    };
+    let mut object = MaybeUninit::uninit();
+    let mut sched = UserSched::attach(&mut object, &opts)?;
+    log::info!(
+        "{NAME} attached in {} ms (slice {}-{} us{})",
+        sched.attach_time().as_millis(),
+        cli.slice_us_min,
+        cli.slice_us,
+        if cli.partial { ", partial" } else { "" }
+    );
+
+    let mut fifo = Fifo::new(cli);
+    let mut stats = Ticker::new(cli.common.stats_interval());
+    let poll = Duration::from_millis(100);
+    while !shutdown.requested() && sched.exit_info().is_none() {
+        sched.poll(poll).context("waiting for tasks")?;
+        fifo.schedule(&mut sched)?;
+        if stats.due() {
+            log::info!("stats: waiting={} {}", fifo.queue.len(), sched.counters());
+        }
+    }
+    let requested = shutdown.requested() && sched.exit_info().is_none();
+    let info = sched.detach();
+    Ok(RunEnd { requested, info })
+}
+
+fn run(cli: &Cli) -> Result<u8> {
+    cli.validate()?;
+    if cli.check_args {
+        return Ok(scx_core::exit_code::OK);
+    }
+    let shutdown = Shutdown::install()?;
+    run_restartable(NAME, || run_once(cli, &shutdown))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    scx_core::cli::main(NAME, Cli::command(), &cli.common, || run(&cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once(NAME).chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn slice_shrinks_with_the_queue_but_not_below_the_minimum() {
+        let mut fifo = Fifo::new(&cli(&["-s", "20000", "-S", "1000"]));
+        assert_eq!(fifo.slice(), 20_000_000);
+        fifo.queue.extend((0..4).map(|pid| QueuedTask {
+            pid,
+            ..Default::default()
+        }));
+        assert_eq!(fifo.slice(), 5_000_000);
+        fifo.queue.extend((0..100).map(|pid| QueuedTask {
+            pid,
+            ..Default::default()
+        }));
+        assert_eq!(fifo.slice(), 1_000_000);
+    }
+
+    #[test]
+    fn rejects_inverted_slices() {
+        let err = cli(&["-s", "100", "-S", "200"])
+            .validate()
+            .expect_err("rejected");
+        assert!(err.to_string().contains("--slice-us-min (200) is larger"));
+        assert!(cli(&["-s", "0"]).validate().is_err());
+    }
+}
