@@ -17,8 +17,10 @@ pub use runner::{run_restartable, RunEnd, Ticker};
 pub use signals::Shutdown;
 pub use usersched::{Counters, DispatchedTask, QueuedTask, UserSched, UserSchedOpts, CPU_ANY};
 
+/// The skeleton libbpf-cargo generates for `usersched.bpf.c` (generated code, not linted).
 #[allow(
     clippy::all,
+    clippy::unwrap_used,
     dead_code,
     missing_docs,
     unused_imports,

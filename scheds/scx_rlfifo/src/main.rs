@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use scx_core::{
     run_restartable, CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, Ticker, UserSched,
@@ -53,16 +53,17 @@ struct Cli {
 }
 
 impl Cli {
-    fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<(), scx_core::Error> {
         if self.slice_us == 0 || self.slice_us_min == 0 {
-            bail!("invalid option: --slice-us and --slice-us-min must be at least 1");
+            return Err(scx_core::Error::InvalidArgument(
+                "--slice-us and --slice-us-min must be at least 1".into(),
+            ));
         }
         if self.slice_us_min > self.slice_us {
-            bail!(
-                "invalid option: --slice-us-min ({}) is larger than --slice-us ({})",
-                self.slice_us_min,
-                self.slice_us
-            );
+            return Err(scx_core::Error::InvalidArgument(format!(
+                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
+                self.slice_us_min, self.slice_us
+            )));
         }
         Ok(())
     }
