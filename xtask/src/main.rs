@@ -1,0 +1,235 @@
+//! `cargo xtask`: project automation (host set-up, test kernels, vmlinux.h, the test VM, tests).
+
+mod cpio;
+mod host;
+mod initramfs;
+mod kernel;
+mod test;
+mod util;
+mod vm;
+mod vmlinux;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use kernel::Fetch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "Project automation for scx"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Args)]
+struct FetchArgs {
+    /// Refresh the Debian package lists even if they are recent
+    #[arg(long, conflicts_with = "offline")]
+    refresh: bool,
+    /// Use only kernels already in the cache
+    #[arg(long)]
+    offline: bool,
+}
+
+impl FetchArgs {
+    fn mode(&self) -> Fetch {
+        if self.offline {
+            Fetch::Offline
+        } else if self.refresh {
+            Fetch::Refresh
+        } else {
+            Fetch::Normal
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct VmArgs {
+    /// Kernel to boot: `all`, a suite (trixie-backports, sid) or a kernel release
+    #[arg(long, default_value = "all")]
+    kernel: String,
+    /// Virtual CPUs
+    #[arg(long, default_value_t = 2)]
+    smp: u32,
+    /// TCG threading: one host thread per vCPU, or all vCPUs on one thread
+    #[arg(long, value_enum, default_value = "single")]
+    tcg: vm::TcgThreads,
+    /// Guest memory in MiB
+    #[arg(long = "mem", default_value_t = 1024)]
+    mem_mb: u32,
+    /// Time limit of each scenario inside the guest, in seconds
+    #[arg(long = "timeout", default_value_t = 120)]
+    timeout_secs: u64,
+    /// Do not build; use the executables already in target/release
+    #[arg(long)]
+    no_build: bool,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Check (and as root install) the host packages and rustup components
+    Setup,
+    /// Download and cache the current sched_ext test kernels, then list them
+    Kernel {
+        /// Debian suite to take the kernel from (default: all)
+        #[arg(long = "suite", value_parser = clap::builder::PossibleValuesParser::new(kernel::SUITES))]
+        suites: Vec<String>,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+    /// Regenerate scheds/include/vmlinux/x86/vmlinux.h from the trixie-backports kernel
+    Vmlinux {
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+    /// Boot test kernels under qemu and run scenarios from tests/vm
+    Vm {
+        #[command(flatten)]
+        vm: VmArgs,
+        /// List the scenarios and exit
+        #[arg(long, conflicts_with = "scenarios")]
+        list: bool,
+        /// Scenarios to run, in order (names of tests/vm/*.sh)
+        #[arg(required_unless_present = "list")]
+        scenarios: Vec<String>,
+    },
+    /// Formatting, clippy, unit tests and every VM scenario on every kernel
+    Test {
+        /// Only the VM scenarios, on the trixie-backports kernel
+        #[arg(long)]
+        quick: bool,
+        /// TCG threading for the VM runs
+        #[arg(long, value_enum, default_value = "single")]
+        tcg: vm::TcgThreads,
+        /// Time limit of each scenario inside the guest, in seconds
+        #[arg(long = "timeout", default_value_t = 120)]
+        timeout_secs: u64,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+    /// Build and boot the trixie-backports kernel with the `demo` scenario
+    Demo {
+        /// TCG threading for the VM run
+        #[arg(long, value_enum, default_value = "single")]
+        tcg: vm::TcgThreads,
+        /// Time limit of the demo inside the guest, in seconds
+        #[arg(long = "timeout", default_value_t = 600)]
+        timeout_secs: u64,
+        /// Do not build; use the executables already in target/release
+        #[arg(long)]
+        no_build: bool,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+}
+
+fn exit_for(failures: usize) -> ExitCode {
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn all_suites() -> Vec<String> {
+    kernel::SUITES.iter().map(|s| s.to_string()).collect()
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Setup => {
+            host::ensure()?;
+            host::ensure_rust_components()?;
+            host::describe();
+        }
+        Cmd::Kernel { suites, fetch } => {
+            host::ensure()?;
+            let suites = if suites.is_empty() {
+                all_suites()
+            } else {
+                suites
+            };
+            kernel::command(&suites, fetch.mode())?;
+        }
+        Cmd::Vmlinux { fetch } => {
+            host::ensure()?;
+            vmlinux::command(fetch.mode())?;
+        }
+        Cmd::Vm {
+            vm,
+            list,
+            scenarios,
+        } => {
+            if list {
+                for name in vm::list_scenarios()? {
+                    println!("{name}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            host::ensure()?;
+            let opts = vm::Options {
+                kernel: vm.kernel,
+                smp: vm.smp,
+                tcg: vm.tcg,
+                mem_mb: vm.mem_mb,
+                timeout_secs: vm.timeout_secs,
+                build: !vm.no_build,
+                fetch: vm.fetch.mode(),
+                scenarios,
+            };
+            return Ok(exit_for(vm::command(&opts)?));
+        }
+        Cmd::Test {
+            quick,
+            tcg,
+            timeout_secs,
+            fetch,
+        } => {
+            let opts = test::Options {
+                quick,
+                tcg,
+                fetch: fetch.mode(),
+                timeout_secs,
+            };
+            return Ok(exit_for(test::command(&opts)?));
+        }
+        Cmd::Demo {
+            tcg,
+            timeout_secs,
+            no_build,
+            fetch,
+        } => {
+            host::ensure()?;
+            let opts = vm::Options {
+                kernel: kernel::SUITES[0].to_string(),
+                smp: 2,
+                tcg,
+                mem_mb: 1024,
+                timeout_secs,
+                build: !no_build,
+                fetch: fetch.mode(),
+                scenarios: vec!["demo".to_string()],
+            };
+            return Ok(exit_for(vm::command(&opts)?));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
