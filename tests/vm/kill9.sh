@@ -1,18 +1,26 @@
-# kill9.sh - kill -9 of the scheduler: the kernel falls back to EEVDF and the system keeps running.
+# kill9.sh - kill -9 of a scheduler: the kernel falls back to EEVDF and the system keeps running.
 . /scenarios/lib.sh
 . /scenarios/sched.inc
 
-start_sched scx_rlfifo
-wait_attached scx_rlfifo 5 || { sched_log scx_rlfifo; fail "scx_rlfifo did not attach"; }
-start_load /tmp/load
-sleep 2
-kill -9 "$SX_PID"
-wait "$SX_PID"
-expect_eq "$?" 137 "exit status of the killed scheduler"
-wait_disabled 5 || fail "sched_ext not disabled after kill -9"
-c0=$(load_counts /tmp/load)
-sleep 3
-c1=$(load_counts /tmp/load)
-stop_load
-progressed "$c0" "$c1"
-ok "tasks keep running on the default scheduler after kill -9"
+check() {
+    S=$1
+    start_sched "$S"
+    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    start_load /tmp/load
+    sleep 2
+    kill -9 "$SX_PID"
+    wait "$SX_PID"
+    expect_eq "$?" 137 "exit status of the killed scheduler"
+    wait_disabled 5 || fail "sched_ext not disabled after kill -9"
+    c0=$(load_counts /tmp/load)
+    sleep 3
+    c1=$(load_counts /tmp/load)
+    stop_load
+    progressed "$c0" "$c1"
+    ok "tasks keep running on the default scheduler after kill -9"
+}
+
+for s in $SX_SCHEDULERS; do
+    echo "== $s"
+    check "$s"
+done

@@ -1,27 +1,35 @@
-# load.sh - 20 s of CPU hogs, forks and sleepers on scx_rlfifo: every task makes progress in
+# load.sh - 20 s of CPU hogs, forks and sleepers on each scheduler: every task makes progress in
 # each half and the kernel never ejects the scheduler.
 . /scenarios/lib.sh
 . /scenarios/sched.inc
 
-start_sched scx_rlfifo --stats 5
-wait_attached scx_rlfifo 5 || { sched_log scx_rlfifo; fail "scx_rlfifo did not attach"; }
-seq=$(cat "$SX_SYSFS/enable_seq")
-start_load /tmp/load
-sleep 1
-c0=$(load_counts /tmp/load)
-sleep 10
-c1=$(load_counts /tmp/load)
-sleep 10
-c2=$(load_counts /tmp/load)
-stop_load
-echo "counts hog0 hog1 forks sleeps: t=1s [$c0] t=11s [$c1] t=21s [$c2]"
-progressed "$c0" "$c1"
-progressed "$c1" "$c2"
-ok "every task made progress in both halves"
-expect_eq "$(sx_state)" enabled "state after the load"
-expect_eq "$(sx_ops)" scx_rlfifo "attached scheduler after the load"
-expect_eq "$(cat "$SX_SYSFS/enable_seq")" "$seq" "enable_seq (no ejection and re-attach)"
-kill -0 "$SX_PID" || fail "scx_rlfifo died under load"
-signal_sched INT
-expect_eq "$SX_RC" 0 "exit code after SIGINT"
-sched_log scx_rlfifo
+check() {
+    S=$1
+    start_sched "$S" --stats 5
+    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    seq=$(cat "$SX_SYSFS/enable_seq")
+    start_load /tmp/load
+    sleep 1
+    c0=$(load_counts /tmp/load)
+    sleep 10
+    c1=$(load_counts /tmp/load)
+    sleep 10
+    c2=$(load_counts /tmp/load)
+    stop_load
+    echo "counts hog0 hog1 forks sleeps: t=1s [$c0] t=11s [$c1] t=21s [$c2]"
+    progressed "$c0" "$c1"
+    progressed "$c1" "$c2"
+    ok "every task made progress in both halves"
+    expect_eq "$(sx_state)" enabled "state after the load"
+    expect_eq "$(sx_ops)" "$S" "attached scheduler after the load"
+    expect_eq "$(cat "$SX_SYSFS/enable_seq")" "$seq" "enable_seq (no ejection and re-attach)"
+    kill -0 "$SX_PID" || fail "$S died under load"
+    signal_sched INT
+    expect_eq "$SX_RC" 0 "exit code after SIGINT"
+    sched_log "$S"
+}
+
+for s in $SX_SCHEDULERS; do
+    echo "== $s"
+    check "$s"
+done

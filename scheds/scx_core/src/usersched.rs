@@ -39,6 +39,8 @@ pub const CPU_ANY: i32 = -1;
 pub const MAX_CPUS: usize = 1024;
 /// `pid` of a doorbell record (`USERSCHED_DOORBELL_PID`).
 const DOORBELL_PID: i32 = 0;
+/// `SCX_ENQ_LAST`: the task ended its slice and nothing else waited for its CPU.
+pub const SCX_ENQ_LAST: u64 = 1 << 41;
 /// `SCX_OPS_SWITCH_PARTIAL`.
 const SCX_OPS_SWITCH_PARTIAL: u64 = 8;
 /// `DISPATCH_F_PREEMPT`.
@@ -76,11 +78,13 @@ pub struct DispatchedTask {
     pub cpu: i32,
     pub seq: u64,
     pub slice_ns: u64,
+    /// The task's new virtual runtime (0 keeps the one BPF has).
+    pub vtime: u64,
     pub flags: u64,
 }
 
 const _: () = assert!(size_of::<QueuedTask>() == 80);
-const _: () = assert!(size_of::<DispatchedTask>() == 32);
+const _: () = assert!(size_of::<DispatchedTask>() == 40);
 
 impl DispatchedTask {
     /// A decision for `task` on any CPU with the default slice.
@@ -90,8 +94,15 @@ impl DispatchedTask {
             cpu: CPU_ANY,
             seq: task.seq,
             slice_ns: 0,
+            vtime: 0,
             flags: 0,
         }
+    }
+
+    /// Set the task's virtual runtime (what the next enqueue reports as `vtime`).
+    pub fn vtime(mut self, vtime: u64) -> Self {
+        self.vtime = vtime;
+        self
     }
 
     /// Run it on `cpu` ([`CPU_ANY`]: the first CPU that gets free).
@@ -161,6 +172,8 @@ pub struct Counters {
     pub kicks: u64,
     /// Doorbells rung (a CPU ran out of work while user space held tasks).
     pub doorbells: u64,
+    /// Tasks waiting in the shared queue (a snapshot).
+    pub shared_queued: u64,
 }
 
 impl fmt::Display for Counters {
@@ -168,7 +181,7 @@ impl fmt::Display for Counters {
         write!(
             f,
             "queued={} user_dispatched={} kernel_dispatched={} direct={} fallbacks={} stale={} \
-             bad_cpu={} kicks={} doorbells={}",
+             bad_cpu={} kicks={} doorbells={} shared_queued={}",
             self.queued,
             self.user_dispatches,
             self.kernel_dispatches,
@@ -177,7 +190,8 @@ impl fmt::Display for Counters {
             self.stale,
             self.bad_cpu,
             self.kicks,
-            self.doorbells
+            self.doorbells,
+            self.shared_queued
         )
     }
 }
@@ -202,6 +216,7 @@ pub struct UserSched<'obj> {
     skel: UserschedSkel<'obj>,
     incoming: Rc<RefCell<VecDeque<QueuedTask>>>,
     claimed: Vec<bool>,
+    freed: Vec<bool>,
     nr_cpus: usize,
     name: String,
     attach_time: Duration,
@@ -309,6 +324,7 @@ impl<'obj> UserSched<'obj> {
             skel,
             incoming,
             claimed: vec![false; nr_cpus],
+            freed: vec![false; nr_cpus],
             nr_cpus,
             name: opts.name.clone(),
             attach_time,
@@ -334,6 +350,7 @@ impl<'obj> UserSched<'obj> {
     /// starts a new batch: CPUs handed out by [`Self::select_cpu`] count as free again.
     pub fn poll(&mut self, timeout: Duration) -> Result<()> {
         self.claimed.iter_mut().for_each(|c| *c = false);
+        self.freed.iter_mut().for_each(|c| *c = false);
         if !self.incoming.borrow().is_empty() {
             return self.consume();
         }
@@ -366,14 +383,42 @@ impl<'obj> UserSched<'obj> {
                 let _ = self.consume();
             }
             let task = self.incoming.borrow_mut().pop_front()?;
+            if task.pid == DOORBELL_PID || task.enq_flags & SCX_ENQ_LAST != 0 {
+                self.mark_freed(task.cpu);
+            }
             if task.pid == DOORBELL_PID {
-                if let Some(data) = self.skel.maps.data_data.as_deref_mut() {
-                    write_u64(&mut data.doorbell_armed, 1);
+                if let (Some(bss), Ok(cpu)) = (
+                    self.skel.maps.bss_data.as_deref_mut(),
+                    usize::try_from(task.cpu),
+                ) {
+                    if let Some(rung) = bss.doorbell_rung.get_mut(cpu) {
+                        // SAFETY: a u32 of the mmapped BPF data that BPF sets with cmpxchg.
+                        unsafe { std::ptr::write_volatile(rung, 0) };
+                    }
                 }
                 continue;
             }
             return Some(task);
         }
+    }
+
+    fn mark_freed(&mut self, cpu: i32) {
+        if let Some(f) = usize::try_from(cpu)
+            .ok()
+            .and_then(|c| self.freed.get_mut(c))
+        {
+            *f = true;
+        }
+    }
+
+    /// Whether `cpu` can take a task now: it is idle, or in this batch the kernel said it ran
+    /// out of work (a doorbell, or a task that ended its slice with nothing else waiting).
+    pub fn is_free(&self, cpu: i32) -> bool {
+        let freed = usize::try_from(cpu)
+            .ok()
+            .and_then(|c| self.freed.get(c).copied())
+            .unwrap_or(false);
+        freed || self.is_idle(cpu)
     }
 
     /// Whether `cpu` is idle right now (as the kernel last reported it).
@@ -389,19 +434,23 @@ impl<'obj> UserSched<'obj> {
             .unwrap_or(false)
     }
 
-    /// Picks a CPU for `task`: its previous CPU if idle, else (if it may run anywhere) another
-    /// idle CPU, else [`CPU_ANY`]. A CPU handed out is not handed out again in this batch.
+    /// Picks a CPU for `task`: its own CPU if it is pinned to one, its previous CPU if idle,
+    /// else (if it may run anywhere) another idle CPU, else [`CPU_ANY`]. An idle CPU handed out
+    /// is not handed out again in this batch.
     pub fn select_cpu(&mut self, task: &QueuedTask) -> i32 {
         let prev = task.cpu;
+        if task.nr_cpus_allowed == 1 {
+            return prev;
+        }
         if let Ok(p) = usize::try_from(prev) {
-            if p < self.nr_cpus && !self.claimed[p] && self.is_idle(prev) {
+            if p < self.nr_cpus && !self.claimed[p] && self.is_free(prev) {
                 self.claimed[p] = true;
                 return prev;
             }
         }
         if task.nr_cpus_allowed as usize >= self.nr_cpus {
             for cpu in 0..self.nr_cpus {
-                if !self.claimed[cpu] && self.is_idle(cpu as i32) {
+                if !self.claimed[cpu] && self.is_free(cpu as i32) {
                     self.claimed[cpu] = true;
                     return cpu as i32;
                 }
@@ -427,11 +476,22 @@ impl<'obj> UserSched<'obj> {
         Ok(true)
     }
 
-    /// Tells the BPF side how many tasks the policy holds back; while non-zero, a CPU that runs
-    /// out of work rings the doorbell so [`Self::poll`] returns.
+    /// Tells the BPF side how many tasks the policy holds back that may run on any CPU; while
+    /// non-zero, a CPU that runs out of work rings the doorbell so [`Self::poll`] returns.
     pub fn set_pending(&mut self, nr: usize) {
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             write_u64(&mut bss.nr_user_pending, nr as u64);
+        }
+    }
+
+    /// Tells the BPF side how many held tasks can only run on `cpu`; while non-zero, that CPU
+    /// rings the doorbell when it runs out of work.
+    pub fn set_pinned_pending(&mut self, cpu: i32, nr: u32) {
+        if let (Some(bss), Ok(c)) = (self.skel.maps.bss_data.as_deref_mut(), usize::try_from(cpu)) {
+            if let Some(slot) = bss.pinned_pending.get_mut(c) {
+                // SAFETY: a u32 of the mmapped BPF data that BPF reads concurrently.
+                unsafe { std::ptr::write_volatile(slot, nr) };
+            }
         }
     }
 
@@ -450,6 +510,7 @@ impl<'obj> UserSched<'obj> {
             bad_cpu: read_u64(&b.nr_bad_cpu),
             kicks: read_u64(&b.nr_kicks),
             doorbells: read_u64(&b.nr_doorbells),
+            shared_queued: read_u64(&b.nr_shared_queued),
         }
     }
 
@@ -509,6 +570,7 @@ mod tests {
                 cpu: 3,
                 seq: 7,
                 slice_ns: 1000,
+                vtime: 0,
                 flags: DISPATCH_F_PREEMPT
             }
         );

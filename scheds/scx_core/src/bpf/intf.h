@@ -48,6 +48,7 @@ struct dispatched_task {
 	s32 cpu;		/* target CPU, or USERSCHED_CPU_ANY */
 	u64 seq;		/* the queued_task's seq; stale decisions are dropped */
 	u64 slice_ns;		/* 0: the scheduler's default slice */
+	u64 vtime;		/* 0: keep; else the task's new vruntime */
 	u64 flags;		/* DISPATCH_F_* */
 };
 

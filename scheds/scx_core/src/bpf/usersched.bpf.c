@@ -16,10 +16,11 @@
  *    local DSQ (kicking that CPU if it idles) or, for "any CPU", into a shared
  *    FIFO DSQ that every CPU consumes from.
  *
- *  - The user-space scheduler's own threads and per-CPU kthreads never take
+ *  - The user-space scheduler's own threads and kernel threads never take
  *    the round trip: they go straight to a local DSQ, ahead of everything
- *    user space dispatched. Otherwise the scheduler would wait for itself and
- *    the kernel's watchdog would eject it.
+ *    user space dispatched. Otherwise the scheduler would wait for itself, or
+ *    for a kernel thread that holds a lock it needs, and the kernel's watchdog
+ *    would eject it.
  *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
@@ -34,8 +35,16 @@
  *    CPU costs user space no system call.
  *
  *  - A scheduler that holds tasks back (to order them) publishes how many it
- *    holds; a CPU that runs out of work then rings a doorbell (a record with
- *    pid 0) so user space wakes up and hands out more.
+ *    holds: how many may run anywhere, and how many are pinned to each CPU. A
+ *    CPU that runs out of work while some of them could run there rings a
+ *    doorbell (a record with pid 0 naming the CPU) so user space wakes up and
+ *    hands out more. A task that ends its slice with nothing else waiting for
+ *    its CPU comes back to user space flagged SCX_ENQ_LAST, which tells user
+ *    space the same: its CPU is free, and the task competes with the others.
+ *
+ * SCX_OPS_ENQ_LAST is set: a task whose slice ends goes back to user space
+ * even when nothing else waits for its CPU, so the policy, not the kernel,
+ * decides at every slice boundary who runs next.
  *
  * The cost is one ring-buffer round trip per scheduling decision, which is why
  * wakeups can optionally be dispatched directly to an idle CPU from
@@ -68,10 +77,12 @@ u64 nr_stale;		/* decisions dropped by the sequence check */
 u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
 u64 nr_kicks;		/* idle CPUs woken for dispatched work */
 u64 nr_doorbells;	/* doorbells rung */
+u64 nr_shared_queued;	/* tasks in the shared DSQ, as last seen by ops.dispatch() */
 
 /* Written by user space. */
-u64 nr_user_pending;	/* tasks user space holds back */
-u64 doorbell_armed = 1;	/* user space re-arms after each doorbell */
+u64 nr_user_pending;	/* tasks user space holds back that may run anywhere */
+u32 pinned_pending[USERSCHED_MAX_CPUS];	/* held tasks that can only run on that CPU */
+u32 doorbell_rung[USERSCHED_MAX_CPUS];	/* set here, cleared by user space */
 
 /* Idle state of each CPU (1 = idle), maintained by ops.update_idle(). */
 u8 cpu_idle[USERSCHED_MAX_CPUS];
@@ -113,9 +124,14 @@ static bool is_usersched_task(const struct task_struct *p)
 	return p->tgid == usersched_tgid;
 }
 
+/*
+ * Kernel threads never wait for user space: one may hold a lock the scheduler
+ * itself needs (khugepaged holding its mmap_lock, a kworker flushing its
+ * writes), and holding that thread back would deadlock the scheduler.
+ */
 static bool bypasses_user(const struct task_struct *p)
 {
-	return is_usersched_task(p) || is_percpu_kthread(p);
+	return is_usersched_task(p) || (p->flags & PF_KTHREAD);
 }
 
 static void kick_idle_cpu(s32 cpu)
@@ -217,6 +233,8 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		goto out;
 	}
 	tctx->in_user = false;
+	if (d.vtime)
+		p->scx.dsq_vtime = d.vtime;
 
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	if (d.cpu >= 0) {
@@ -244,22 +262,31 @@ out:
 	return scx_bpf_dispatch_nr_slots() == 0;
 }
 
-static void ring_doorbell(void)
+static void ring_doorbell(s32 cpu, struct task_struct *prev)
 {
 	struct queued_task *qt;
+	u32 idx;
 
-	if (!READ_ONCE(nr_user_pending))
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
 		return;
-	if (__sync_val_compare_and_swap(&doorbell_armed, 1, 0) != 1)
+	/* The mask restates the bound in a form the verifier tracks (the size is a power of 2). */
+	idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
+	/* A runnable prev comes back to user space flagged SCX_ENQ_LAST instead. */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && !is_usersched_task(prev) &&
+	    !(prev->flags & PF_KTHREAD))
+		return;
+	if (!READ_ONCE(nr_user_pending) && !READ_ONCE(pinned_pending[idx]))
+		return;
+	if (__sync_val_compare_and_swap(&doorbell_rung[idx], 0, 1) != 0)
 		return;
 	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
 	if (!qt) {
-		WRITE_ONCE(doorbell_armed, 1);
+		WRITE_ONCE(doorbell_rung[idx], 0);
 		return;
 	}
 	__builtin_memset(qt, 0, sizeof(*qt));
 	qt->pid = USERSCHED_DOORBELL_PID;
-	qt->cpu = bpf_get_smp_processor_id();
+	qt->cpu = cpu;
 	bpf_ringbuf_submit(qt, 0);
 	__sync_fetch_and_add(&nr_doorbells, 1);
 }
@@ -269,10 +296,13 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	if (scx_bpf_dispatch_nr_slots() > 0)
 		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, 0);
 
-	if (scx_dsq_move_to_local(SHARED_DSQ))
+	if (scx_dsq_move_to_local(SHARED_DSQ)) {
+		WRITE_ONCE(nr_shared_queued, scx_bpf_dsq_nr_queued(SHARED_DSQ));
 		return;
+	}
+	WRITE_ONCE(nr_shared_queued, 0);
 
-	ring_doorbell();
+	ring_doorbell(cpu, prev);
 }
 
 void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
@@ -310,7 +340,7 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 void BPF_STRUCT_OPS(usersched_update_idle, s32 cpu, bool idle)
 {
 	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS)
-		WRITE_ONCE(cpu_idle[cpu], idle);
+		WRITE_ONCE(cpu_idle[(u32)cpu & (USERSCHED_MAX_CPUS - 1)], idle);
 }
 
 s32 BPF_STRUCT_OPS(usersched_init_task, struct task_struct *p, struct scx_init_task_args *args)
@@ -343,7 +373,7 @@ struct sched_ext_ops usersched_ops = {
 	.init_task	= (void *)usersched_init_task,
 	.init		= (void *)usersched_init,
 	.exit		= (void *)usersched_exit,
-	.flags		= SCX_OPS_KEEP_BUILTIN_IDLE,
+	.flags		= SCX_OPS_KEEP_BUILTIN_IDLE | SCX_OPS_ENQ_LAST,
 	.timeout_ms	= 5000,
 	.name		= "usersched",
 };

@@ -1,0 +1,111 @@
+//! vmtool: workloads and probes for the VM scenarios that busybox cannot provide.
+//!
+//! - `vmtool threads N`: spawn N short-lived threads at once, wait for all, print how long it took;
+//! - `vmtool ext CMD [ARGS...]`: run CMD with the SCHED_EXT policy (opting in to a partial-mode
+//!   sched_ext scheduler);
+//! - `vmtool policy PID`: print the scheduling policy of PID (0 normal, 7 ext).
+
+use std::ffi::CString;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// `SCHED_EXT` from include/uapi/linux/sched.h.
+const SCHED_EXT: libc::c_int = 7;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID");
+    ExitCode::from(2)
+}
+
+fn threads(n: usize) -> ExitCode {
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let spawned = std::thread::Builder::new().spawn(move || {
+            // A little work, so each thread really runs before it exits.
+            let mut x = i as u64;
+            for _ in 0..20_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            std::hint::black_box(x);
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                eprintln!("vmtool: spawning thread {i}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut done = 0;
+    for h in handles {
+        if h.join().is_ok() {
+            done += 1;
+        }
+    }
+    println!(
+        "threads={n} finished={done} ms={}",
+        start.elapsed().as_millis()
+    );
+    if done == n {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn ext(args: &[String]) -> ExitCode {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain system call on the calling process with a valid parameter block.
+    if unsafe { libc::sched_setscheduler(0, SCHED_EXT, &param) } != 0 {
+        eprintln!(
+            "vmtool: sched_setscheduler(SCHED_EXT): {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::FAILURE;
+    }
+    let cargs: Result<Vec<CString>, _> = args.iter().map(|a| CString::new(a.as_str())).collect();
+    let Ok(cargs) = cargs else {
+        return usage();
+    };
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: argv is a NULL-terminated array of valid C strings that outlive the call.
+    unsafe { libc::execvp(argv[0], argv.as_ptr()) };
+    eprintln!(
+        "vmtool: exec {}: {}",
+        args[0],
+        std::io::Error::last_os_error()
+    );
+    ExitCode::FAILURE
+}
+
+fn policy(pid: i32) -> ExitCode {
+    // SAFETY: plain system call; returns -1 on error.
+    let p = unsafe { libc::sched_getscheduler(pid) };
+    if p < 0 {
+        eprintln!(
+            "vmtool: sched_getscheduler({pid}): {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::FAILURE;
+    }
+    println!("{p}");
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("threads") => match args.get(1).and_then(|n| n.parse().ok()) {
+            Some(n) => threads(n),
+            None => usage(),
+        },
+        Some("ext") if args.len() > 1 => ext(&args[1..]),
+        Some("policy") => match args.get(1).and_then(|n| n.parse().ok()) {
+            Some(pid) => policy(pid),
+            None => usage(),
+        },
+        _ => usage(),
+    }
+}
