@@ -83,4 +83,34 @@ static inline u64 scx_now(void)
 	return bpf_ktime_get_ns();
 }
 
+/*
+ * Setting a task's virtual time.
+ * 6.12-7.x:  write p->scx.dsq_vtime (7.x still allows it, with a warning)
+ * 7.x:       scx_bpf_task_set_dsq_vtime()
+ */
+bool scx_bpf_task_set_dsq_vtime___scx(struct task_struct *p, u64 vtime) __ksym __weak;
+
+static inline void scx_task_set_vtime(struct task_struct *p, u64 vtime)
+{
+	if (bpf_ksym_exists(scx_bpf_task_set_dsq_vtime___scx))
+		scx_bpf_task_set_dsq_vtime___scx(p, vtime);
+	else
+		p->scx.dsq_vtime = vtime;
+}
+
+/*
+ * Setting a task's remaining slice.
+ * 6.12-7.x:  write p->scx.slice (7.x still allows it, with a warning)
+ * 7.x:       scx_bpf_task_set_slice()
+ */
+bool scx_bpf_task_set_slice___scx(struct task_struct *p, u64 slice) __ksym __weak;
+
+static inline void scx_task_set_slice(struct task_struct *p, u64 slice)
+{
+	if (bpf_ksym_exists(scx_bpf_task_set_slice___scx))
+		scx_bpf_task_set_slice___scx(p, slice);
+	else
+		p->scx.slice = slice;
+}
+
 #endif /* __SCX_COMPAT_BPF_H */

@@ -1,6 +1,7 @@
 //! scx_core: what every scx scheduler shares — kernel checks, loading and attaching with exit
 //! handling, the user-space dispatch channel, signals, logging and the common command line.
 
+pub mod attach;
 pub mod cli;
 pub mod error;
 pub mod exit_info;
@@ -8,6 +9,7 @@ pub mod kernel;
 pub mod logging;
 pub mod runner;
 pub mod signals;
+pub mod topology;
 pub mod usersched;
 
 pub use cli::CommonOpts;

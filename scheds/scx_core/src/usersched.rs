@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, OpenObject, RingBuffer, RingBufferBuilder, UserRingBuffer};
 
+use crate::attach;
 use crate::error::{Error, Result};
 use crate::exit_info::ExitInfo;
 use crate::kernel;
@@ -41,8 +42,6 @@ pub const MAX_CPUS: usize = 1024;
 const DOORBELL_PID: i32 = 0;
 /// `SCX_ENQ_LAST`: the task ended its slice and nothing else waited for its CPU.
 pub const SCX_ENQ_LAST: u64 = 1 << 41;
-/// `SCX_OPS_SWITCH_PARTIAL`.
-const SCX_OPS_SWITCH_PARTIAL: u64 = 8;
 /// `DISPATCH_F_PREEMPT`.
 const DISPATCH_F_PREEMPT: u64 = 1;
 /// Room for every record the kernel ring buffer can hold.
@@ -233,12 +232,6 @@ impl<'obj> UserSched<'obj> {
     /// the process's memory and attaches; returns once the kernel reports it running.
     pub fn attach(object: &'obj mut MaybeUninit<OpenObject>, opts: &UserSchedOpts) -> Result<Self> {
         kernel::check_can_attach()?;
-        if opts.name.is_empty() || opts.name.len() >= 128 {
-            return Err(Error::InvalidArgument(format!(
-                "scheduler name {:?} must be 1 to 127 bytes",
-                opts.name
-            )));
-        }
         let start = Instant::now();
 
         let mut open = UserschedSkelBuilder::default()
@@ -257,42 +250,18 @@ impl<'obj> UserSched<'obj> {
         }
         {
             let ops = open.struct_ops.usersched_ops_mut();
-            ops.name = [0; 128];
-            for (dst, src) in ops.name.iter_mut().zip(opts.name.bytes()) {
-                *dst = src as i8;
-            }
+            attach::set_ops_name(&mut ops.name, &opts.name)?;
             if opts.partial {
-                ops.flags |= SCX_OPS_SWITCH_PARTIAL;
+                ops.flags |= attach::SCX_OPS_SWITCH_PARTIAL;
             }
             ops.timeout_ms = opts.timeout_ms;
         }
 
-        let mut skel = open.load().map_err(|e| Error::Load {
-            what: format!(
-                "loading the {} BPF program into kernel {} failed (the verifier's reason is above)",
-                opts.name,
-                kernel::release()
-            ),
-            source: e,
-        })?;
+        let mut skel = open.load().map_err(|e| attach::load_error(&opts.name, e))?;
 
-        lock_memory()?;
+        attach::lock_memory()?;
 
-        let link = skel.maps.usersched_ops.attach_struct_ops().map_err(|e| {
-            // A scheduler that attached between our check and now makes the kernel refuse.
-            match kernel::attached_ops() {
-                Some(other)
-                    if e.kind() == libbpf_rs::ErrorKind::AlreadyExists || other != opts.name =>
-                {
-                    Error::AlreadyAttached(other)
-                }
-                _ => Error::Load {
-                    what: format!("attaching {} to the kernel", opts.name),
-                    source: e,
-                },
-            }
-        })?;
-        kernel::wait_attached(&opts.name, Duration::from_secs(5))?;
+        let link = attach::attach_ops(&mut skel.maps.usersched_ops, &opts.name)?;
         let attach_time = start.elapsed();
 
         let incoming = Rc::new(RefCell::new(VecDeque::with_capacity(QUEUE_CAPACITY)));
@@ -535,20 +504,6 @@ impl<'obj> UserSched<'obj> {
         }
         self.exit_info()
     }
-}
-
-/// Locks current and future memory so the scheduler never waits on page reclaim while the tasks
-/// it holds wait on it.
-fn lock_memory() -> Result<()> {
-    // SAFETY: mlockall() only takes flags.
-    let ret = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
-    if ret != 0 {
-        return Err(Error::io(
-            "locking the scheduler's memory (mlockall)",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	}
 	tctx->in_user = false;
 	if (d.vtime)
-		p->scx.dsq_vtime = d.vtime;
+		scx_task_set_vtime(p, d.vtime);
 
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	if (d.cpu >= 0) {
@@ -334,7 +334,7 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 	tctx->exec_runtime += delta;
 	tctx->sum_runtime += delta;
 	tctx->stop_ts = now;
-	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, delta);
+	scx_task_set_vtime(p, p->scx.dsq_vtime + scale_by_task_weight_inverse(p, delta));
 }
 
 void BPF_STRUCT_OPS(usersched_update_idle, s32 cpu, bool idle)

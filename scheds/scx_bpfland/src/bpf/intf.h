@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * intf.h - types shared by scx_bpfland's BPF code and its Rust front end.
+ */
+#ifndef __SCX_BPFLAND_INTF_H
+#define __SCX_BPFLAND_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef unsigned int u32;
+typedef unsigned long long u64;
+#endif
+
+enum bpfland_consts {
+	/* Highest number of CPUs and LLCs the scheduler handles. */
+	BPFLAND_MAX_CPUS	= 1024,
+	BPFLAND_MAX_LLCS	= 256,
+};
+
+/* Per-CPU counters, summed by user space. */
+struct cpu_stats {
+	u64 direct;		/* wakeups dispatched straight to an idle CPU */
+	u64 preempt;		/* interactive wakeups that preempted their CPU */
+	u64 llc_local;		/* tasks taken from the CPU's own LLC queue */
+	u64 cross_llc;		/* tasks taken from another LLC's queue */
+	u64 kicks;		/* idle CPUs woken for queued work */
+};
+
+#endif /* __SCX_BPFLAND_INTF_H */

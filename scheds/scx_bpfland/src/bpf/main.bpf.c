@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_bpfland - a vruntime scheduler that decides everything in BPF.
+ *
+ * Policy:
+ *
+ *  - One vruntime-ordered DSQ per last-level cache (LLC). A task's virtual
+ *    runtime advances by the time it runs scaled by 100 / weight, so nice
+ *    levels translate into CPU shares. It waits ordered by a deadline: its
+ *    vruntime plus the (weighted) time it ran since it last slept, capped at
+ *    slice_lag. Tasks that switch voluntarily often (interactive, I/O bound;
+ *    the rate is measured here, per task, as an average of voluntary context
+ *    switches per second) have that term divided by four, so they go first.
+ *    A task waking from a long sleep may lag its LLC's clock by at most
+ *    slice_lag: a bounded head start, never a monopoly.
+ *
+ *  - ops.select_cpu() looks for an idle CPU in this order: the previous CPU,
+ *    an idle full core (SMT-aware, skipped with --no-smt-aware), an idle CPU
+ *    in the previous CPU's LLC, any idle CPU the task may use. A wakeup that
+ *    finds one is dispatched straight to that CPU's local DSQ: no queueing.
+ *
+ *  - ops.enqueue() puts everything else in the LLC queue of the CPU the task
+ *    was placed on and kicks an idle CPU that may run it. An interactive
+ *    wakeup that found no idle CPU preempts the task on its CPU instead: that
+ *    is what keeps wakeup latency low while hogs keep every CPU busy.
+ *
+ *  - ops.dispatch() first compares the task whose slice just ended with the
+ *    head of its LLC queue: if its deadline is still the earliest, it runs on
+ *    for another slice (this is what makes CPU shares follow the weights
+ *    between tasks competing for one CPU). Otherwise it takes the earliest
+ *    deadline from the CPU's own LLC queue, then from the other LLCs (work
+ *    stealing, counted as cross-LLC), and otherwise lets the previous task
+ *    run on.
+ *
+ *  - The slice is slice_max divided by the number of waiting tasks in the
+ *    LLC, never below slice_min.
+ *
+ * The topology (CPU to LLC) comes from user space before load. CPU hotplug
+ * is not handled here: the kernel then unloads the scheduler asking for a
+ * restart, and the Rust side loads it again with the new topology.
+ */
+#include <scx/common.bpf.h>
+#include <scx/user_exit_info.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Set by user space between open and load. */
+const volatile u64 slice_max_ns = 20000000ULL;
+const volatile u64 slice_min_ns = 1000000ULL;
+const volatile u64 slice_lag_ns = 20000000ULL;
+const volatile bool smt_aware = true;
+const volatile u32 nr_llcs = 1;
+const volatile u32 nr_cpus = 1;
+const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
+
+/* Voluntary switches per second above which a task counts as interactive. */
+#define INTERACTIVE_NVCSW	10
+/* Window over which the switch rate is averaged. */
+#define NVCSW_WINDOW_NS		100000000ULL
+
+UEI_DEFINE(uei);
+
+/* Virtual clock of each LLC: the highest vruntime that started running there. */
+u64 llc_vclock[BPFLAND_MAX_LLCS];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct cpu_stats);
+} stats SEC(".maps");
+
+struct task_ctx {
+	u64 vruntime;		/* weighted virtual runtime */
+	u64 exec_runtime;	/* ns run since the task last slept */
+	u64 start_ts;		/* when it last started running */
+	u64 nvcsw;		/* voluntary switches in the current window */
+	u64 nvcsw_ts;		/* start of the current window */
+	u64 avg_nvcsw;		/* voluntary switches per second, averaged */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+static struct task_ctx *lookup_task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+}
+
+static struct cpu_stats *this_stats(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+#define STAT_INC(field)							\
+	do {								\
+		struct cpu_stats *__s = this_stats();			\
+		if (__s)						\
+			__s->field++;					\
+	} while (0)
+
+static u32 llc_of(s32 cpu)
+{
+	if (cpu < 0 || cpu >= BPFLAND_MAX_CPUS)
+		return 0;
+	return cpu_llc[(u32)cpu & (BPFLAND_MAX_CPUS - 1)] & (BPFLAND_MAX_LLCS - 1);
+}
+
+/* The LLC DSQ ids are the LLC indices. */
+static u64 llc_dsq(u32 llc)
+{
+	return llc;
+}
+
+static bool is_interactive(const struct task_ctx *tctx)
+{
+	return tctx->avg_nvcsw >= INTERACTIVE_NVCSW;
+}
+
+static u64 task_slice(u32 llc)
+{
+	s32 waiting = scx_bpf_dsq_nr_queued(llc_dsq(llc));
+
+	if (waiting < 0)
+		waiting = 0;
+	return MAX(slice_max_ns / (waiting + 1), slice_min_ns);
+}
+
+/* Deadline: vruntime plus the weighted recent runtime (shorter for interactive tasks). */
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 runtime = MIN(tctx->exec_runtime, slice_lag_ns);
+
+	runtime = scale_by_task_weight_inverse(p, runtime);
+	if (is_interactive(tctx))
+		runtime /= 4;
+	return tctx->vruntime + runtime;
+}
+
+/* A waking task may lag its LLC's clock by at most slice_lag. */
+static void clamp_sleeper(struct task_ctx *tctx, u32 llc)
+{
+	u64 vclock = llc_vclock[llc & (BPFLAND_MAX_LLCS - 1)];
+
+	if (vclock > slice_lag_ns && time_before(tctx->vruntime, vclock - slice_lag_ns))
+		tctx->vruntime = vclock - slice_lag_ns;
+}
+
+/* An idle CPU in @prev_cpu's LLC that @p may use, claimed; or -EBUSY. */
+static s32 pick_idle_in_llc(struct task_struct *p, s32 prev_cpu)
+{
+	u32 llc = llc_of(prev_cpu), n = MIN(nr_cpus, (u32)BPFLAND_MAX_CPUS);
+	s32 cpu;
+
+	bpf_for(cpu, 0, n) {
+		if (cpu_llc[cpu & (BPFLAND_MAX_CPUS - 1)] != llc)
+			continue;
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_test_and_clear_cpu_idle(cpu))
+			return cpu;
+	}
+	return -EBUSY;
+}
+
+static s32 pick_idle_cpu(struct task_struct *p, s32 prev_cpu)
+{
+	s32 cpu;
+
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
+
+	if (smt_aware) {
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, SCX_PICK_IDLE_CORE);
+		if (cpu >= 0)
+			return cpu;
+	}
+
+	cpu = pick_idle_in_llc(p, prev_cpu);
+	if (cpu >= 0)
+		return cpu;
+
+	return scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+}
+
+s32 BPF_STRUCT_OPS(bpfland_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	s32 cpu = pick_idle_cpu(p, prev_cpu);
+
+	if (cpu >= 0) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(llc_of(cpu)), 0);
+		STAT_INC(direct);
+		return cpu;
+	}
+	return prev_cpu;
+}
+
+void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p), idle;
+	u32 llc = llc_of(cpu);
+	struct task_ctx *tctx;
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx) {
+		scx_bpf_error("task %d (%s) has no context", p->pid, p->comm);
+		return;
+	}
+
+	/*
+	 * An interactive wakeup that found no idle CPU takes its CPU now, for a
+	 * short slice, rather than waiting behind a CPU hog.
+	 */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && is_interactive(tctx) &&
+	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | SCX_ENQ_PREEMPT);
+		STAT_INC(preempt);
+		return;
+	}
+
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		clamp_sleeper(tctx, llc);
+	scx_dsq_insert_vtime(p, llc_dsq(llc), task_slice(llc), task_deadline(p, tctx), enq_flags);
+
+	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (idle >= 0) {
+		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+		STAT_INC(kicks);
+	}
+}
+
+/* Account the time @p ran since it last started (or was last charged). */
+static void charge(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	u64 delta;
+
+	if (!tctx->start_ts || time_before(now, tctx->start_ts))
+		return;
+	delta = now - tctx->start_ts;
+	tctx->exec_runtime += delta;
+	tctx->vruntime += scale_by_task_weight_inverse(p, delta);
+	tctx->start_ts = now;
+}
+
+/* Whether @prev, whose slice ended, still has the earliest deadline of its LLC queue. */
+static bool prev_goes_first(struct task_struct *prev, u32 llc)
+{
+	struct task_ctx *tctx;
+	struct task_struct *head;
+	u64 deadline;
+	bool first = true;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return false;
+	tctx = lookup_task_ctx(prev);
+	if (!tctx)
+		return false;
+	/* prev keeps running without ops.stopping(): charge the slice it just used. */
+	charge(prev, tctx, scx_now());
+	deadline = task_deadline(prev, tctx);
+	bpf_for_each(scx_dsq, head, llc_dsq(llc), 0) {
+		first = !time_before(head->scx.dsq_vtime, deadline);
+		break;
+	}
+	return first;
+}
+
+void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u32 llc = llc_of(cpu), i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
+
+	if (prev_goes_first(prev, llc)) {
+		scx_task_set_slice(prev, task_slice(llc));
+		return;
+	}
+	if (scx_dsq_move_to_local(llc_dsq(llc))) {
+		STAT_INC(llc_local);
+		return;
+	}
+	bpf_for(i, 0, n) {
+		if (i == llc)
+			continue;
+		if (scx_dsq_move_to_local(llc_dsq(i))) {
+			STAT_INC(cross_llc);
+			return;
+		}
+	}
+	/* Nothing waits: the previous task, if still runnable, runs on. */
+}
+
+void BPF_STRUCT_OPS(bpfland_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		tctx->exec_runtime = 0;
+}
+
+void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
+{
+	u32 llc = llc_of(scx_bpf_task_cpu(p)) & (BPFLAND_MAX_LLCS - 1);
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (!tctx)
+		return;
+	tctx->start_ts = scx_now();
+	if (time_before(llc_vclock[llc], tctx->vruntime))
+		llc_vclock[llc] = tctx->vruntime;
+}
+
+void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = scx_now(), window;
+
+	if (!tctx)
+		return;
+	charge(p, tctx, now);
+	tctx->start_ts = 0;
+
+	/* Going to sleep: a voluntary context switch. */
+	if (!runnable)
+		tctx->nvcsw++;
+	window = now - tctx->nvcsw_ts;
+	if (window >= NVCSW_WINDOW_NS) {
+		u64 rate = tctx->nvcsw * 1000000000ULL / window;
+
+		tctx->avg_nvcsw = (tctx->avg_nvcsw * 3 + rate) / 4;
+		tctx->nvcsw = 0;
+		tctx->nvcsw_ts = now;
+	}
+}
+
+void BPF_STRUCT_OPS(bpfland_enable, struct task_struct *p)
+{
+	u32 llc = llc_of(scx_bpf_task_cpu(p)) & (BPFLAND_MAX_LLCS - 1);
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	/* New tasks start at the clock of the LLC they start on. */
+	if (tctx)
+		tctx->vruntime = llc_vclock[llc];
+}
+
+s32 BPF_STRUCT_OPS(bpfland_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	tctx->nvcsw_ts = scx_now();
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(bpfland_init)
+{
+	u32 i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
+	s32 err;
+
+	bpf_for(i, 0, n) {
+		err = scx_bpf_create_dsq(llc_dsq(i), -1);
+		if (err) {
+			scx_bpf_error("failed to create the queue of LLC %u: %d", i, err);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void BPF_STRUCT_OPS(bpfland_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops bpfland_ops = {
+	.select_cpu	= (void *)bpfland_select_cpu,
+	.enqueue	= (void *)bpfland_enqueue,
+	.dispatch	= (void *)bpfland_dispatch,
+	.runnable	= (void *)bpfland_runnable,
+	.running	= (void *)bpfland_running,
+	.stopping	= (void *)bpfland_stopping,
+	.enable		= (void *)bpfland_enable,
+	.init_task	= (void *)bpfland_init_task,
+	.init		= (void *)bpfland_init,
+	.exit		= (void *)bpfland_exit,
+	.timeout_ms	= 5000,
+	.name		= "scx_bpfland",
+};

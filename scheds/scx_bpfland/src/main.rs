@@ -1,0 +1,222 @@
+//! scx_bpfland: the Rust front end of a scheduler whose policy runs entirely in BPF — reads the
+//! topology, sets the tunables, loads and attaches, prints stats, reports how it ended.
+
+mod stats;
+
+use std::mem::MaybeUninit;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use scx_core::topology::Topology;
+use scx_core::{attach, kernel, run_restartable, CommonOpts, ExitInfo, RunEnd, Shutdown, Ticker};
+
+use crate::stats::CpuStats;
+
+/// The skeleton libbpf-cargo generates for `main.bpf.c` (generated code, not linted).
+#[allow(
+    clippy::all,
+    clippy::unwrap_used,
+    dead_code,
+    missing_docs,
+    unused_imports,
+    unsafe_op_in_unsafe_fn
+)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/bpfland.skel.rs"));
+}
+
+const NAME: &str = "scx_bpfland";
+/// Limits of the BPF side (`BPFLAND_MAX_CPUS`, `BPFLAND_MAX_LLCS`).
+const MAX_CPUS: usize = 1024;
+const MAX_LLCS: usize = 256;
+
+/// A sched_ext scheduler whose policy runs in BPF.
+///
+/// Per-LLC vruntime queues, SMT- and cache-aware idle CPU selection, and preemption for
+/// interactive wakeups: throughput and low latency with no user-space round trip.
+#[derive(Debug, Parser)]
+#[command(name = NAME, version, about, long_about = None)]
+struct Cli {
+    /// Longest time slice, in microseconds, given when few tasks wait.
+    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
+    slice_us: u64,
+
+    /// Shortest time slice, in microseconds, given when many tasks wait.
+    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
+    slice_us_min: u64,
+
+    /// How far, in microseconds, a waking task's virtual runtime may lag behind, and the cap on
+    /// the recent runtime that pushes its deadline back.
+    #[arg(short = 'l', long, value_name = "US", default_value_t = 20_000)]
+    slice_us_lag: u64,
+
+    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
+    #[arg(short = 'p', long)]
+    partial: bool,
+
+    /// Treat SMT siblings as independent CPUs when looking for an idle one.
+    #[arg(long)]
+    no_smt_aware: bool,
+
+    /// Check the options and exit without attaching (used by scx-loader to validate flags).
+    #[arg(long, hide = true)]
+    check_args: bool,
+
+    #[command(flatten)]
+    common: CommonOpts,
+}
+
+impl Cli {
+    fn validate(&self) -> Result<(), scx_core::Error> {
+        if self.slice_us == 0 || self.slice_us_min == 0 || self.slice_us_lag == 0 {
+            return Err(scx_core::Error::InvalidArgument(
+                "--slice-us, --slice-us-min and --slice-us-lag must be at least 1".into(),
+            ));
+        }
+        if self.slice_us_min > self.slice_us {
+            return Err(scx_core::Error::InvalidArgument(format!(
+                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
+                self.slice_us_min, self.slice_us
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn read_hotplug_seq() -> u64 {
+    std::fs::read_to_string(format!("{}/hotplug_seq", kernel::SCHED_EXT_SYSFS))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
+    kernel::check_can_attach()?;
+    let start = Instant::now();
+    let topo = Topology::read().context("reading the CPU topology")?;
+    if topo.nr_cpu_ids > MAX_CPUS || topo.llcs.len() > MAX_LLCS {
+        anyhow::bail!(scx_core::Error::InvalidArgument(format!(
+            "this machine has {} CPU ids and {} LLCs; {NAME} handles at most {MAX_CPUS} and {MAX_LLCS}",
+            topo.nr_cpu_ids,
+            topo.llcs.len()
+        )));
+    }
+
+    let mut object = MaybeUninit::uninit();
+    let mut open = skel::BpflandSkelBuilder::default()
+        .open(&mut object)
+        .context("opening the BPF object")?;
+    {
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no read-only data")?;
+        rodata.slice_max_ns = cli.slice_us * 1000;
+        rodata.slice_min_ns = cli.slice_us_min * 1000;
+        rodata.slice_lag_ns = cli.slice_us_lag * 1000;
+        rodata.smt_aware = !cli.no_smt_aware && topo.has_smt();
+        rodata.nr_llcs = topo.llcs.len() as u32;
+        rodata.nr_cpus = topo.nr_cpu_ids as u32;
+        for cpu in &topo.cpus {
+            rodata.cpu_llc[cpu.id] = cpu.llc as u32;
+        }
+    }
+    {
+        let ops = open.struct_ops.bpfland_ops_mut();
+        attach::set_ops_name(&mut ops.name, NAME)?;
+        if cli.partial {
+            ops.flags |= attach::SCX_OPS_SWITCH_PARTIAL;
+        }
+        // A CPU going on- or offline between here and the attach makes the kernel refuse it.
+        ops.hotplug_seq = read_hotplug_seq();
+    }
+    let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
+    let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
+    log::info!(
+        "{NAME} attached in {} ms ({}; slice {}-{} us, lag {} us{}{})",
+        start.elapsed().as_millis(),
+        topo.summary(),
+        cli.slice_us_min,
+        cli.slice_us,
+        cli.slice_us_lag,
+        if cli.no_smt_aware {
+            ", SMT-unaware"
+        } else {
+            ""
+        },
+        if cli.partial { ", partial" } else { "" }
+    );
+
+    let exit_info = |skel: &skel::BpflandSkel<'_>| {
+        skel.maps
+            .data_data
+            .as_deref()
+            .and_then(|d| ExitInfo::read(&d.uei))
+    };
+    let mut ticker = Ticker::new(cli.common.stats_interval());
+    let mut last = CpuStats::default();
+    while !shutdown.requested() && exit_info(&skel).is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+        if ticker.due() {
+            let now = stats::read(&skel.maps.stats)?;
+            log::info!("stats: {}", now.delta(&last));
+            last = now;
+        }
+    }
+    let requested = shutdown.requested() && exit_info(&skel).is_none();
+    drop(link);
+    if !kernel::wait_disabled(Duration::from_secs(5)) {
+        log::warn!("sched_ext still not disabled 5 s after detaching {NAME}");
+    }
+    let info = exit_info(&skel);
+    Ok(RunEnd { requested, info })
+}
+
+fn run(cli: &Cli) -> Result<u8> {
+    cli.validate()?;
+    if cli.check_args {
+        return Ok(scx_core::exit_code::OK);
+    }
+    let shutdown = Shutdown::install()?;
+    run_restartable(NAME, || run_once(cli, &shutdown))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    scx_core::cli::main(NAME, Cli::command(), &cli.common, || run(&cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once(NAME).chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn options() {
+        let c = cli(&[
+            "-s",
+            "5000",
+            "-S",
+            "500",
+            "-l",
+            "40000",
+            "-p",
+            "--no-smt-aware",
+        ]);
+        assert_eq!(
+            (c.slice_us, c.slice_us_min, c.slice_us_lag),
+            (5000, 500, 40000)
+        );
+        assert!(c.partial && c.no_smt_aware);
+        assert!(c.validate().is_ok());
+        assert!(cli(&["-s", "100", "-S", "200"]).validate().is_err());
+        assert!(cli(&["-l", "0"]).validate().is_err());
+    }
+}

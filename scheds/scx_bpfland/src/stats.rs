@@ -1,0 +1,106 @@
+//! scx_bpfland's counters: the per-CPU `stats` map summed over CPUs, and the stats line.
+
+use std::fmt;
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, MapFlags};
+
+/// `struct cpu_stats` of intf.h, summed over CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    pub direct: u64,
+    pub preempt: u64,
+    pub llc_local: u64,
+    pub cross_llc: u64,
+    pub kicks: u64,
+}
+
+const FIELDS: usize = 5;
+
+impl CpuStats {
+    /// Adds one CPU's raw `struct cpu_stats`.
+    fn add_raw(&mut self, raw: &[u8]) {
+        let mut v = [0u64; FIELDS];
+        for (i, chunk) in raw.chunks_exact(8).take(FIELDS).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            v[i] = u64::from_ne_bytes(b);
+        }
+        self.direct += v[0];
+        self.preempt += v[1];
+        self.llc_local += v[2];
+        self.cross_llc += v[3];
+        self.kicks += v[4];
+    }
+
+    /// What happened since `earlier`.
+    pub fn delta(&self, earlier: &CpuStats) -> CpuStats {
+        CpuStats {
+            direct: self.direct.saturating_sub(earlier.direct),
+            preempt: self.preempt.saturating_sub(earlier.preempt),
+            llc_local: self.llc_local.saturating_sub(earlier.llc_local),
+            cross_llc: self.cross_llc.saturating_sub(earlier.cross_llc),
+            kicks: self.kicks.saturating_sub(earlier.kicks),
+        }
+    }
+}
+
+impl fmt::Display for CpuStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "direct={} preempt={} llc_local={} cross_llc={} kicks={}",
+            self.direct, self.preempt, self.llc_local, self.cross_llc, self.kicks
+        )
+    }
+}
+
+/// Reads and sums the per-CPU counters.
+pub fn read(map: &dyn MapCore) -> Result<CpuStats> {
+    let key = 0u32.to_ne_bytes();
+    let per_cpu = map
+        .lookup_percpu(&key, MapFlags::ANY)
+        .context("reading the per-CPU stats map")?
+        .unwrap_or_default();
+    let mut total = CpuStats::default();
+    for raw in &per_cpu {
+        total.add_raw(raw);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_cpus_and_diffs() {
+        let cpu = |vals: [u64; 5]| {
+            vals.iter()
+                .flat_map(|v| v.to_ne_bytes())
+                .collect::<Vec<_>>()
+        };
+        let mut t = CpuStats::default();
+        t.add_raw(&cpu([1, 2, 3, 4, 5]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50]));
+        assert_eq!(
+            t,
+            CpuStats {
+                direct: 11,
+                preempt: 22,
+                llc_local: 33,
+                cross_llc: 44,
+                kicks: 55
+            }
+        );
+        let d = t.delta(&CpuStats {
+            direct: 1,
+            ..Default::default()
+        });
+        assert_eq!(d.direct, 10);
+        assert_eq!(
+            d.to_string(),
+            "direct=10 preempt=22 llc_local=33 cross_llc=44 kicks=55"
+        );
+    }
+}
