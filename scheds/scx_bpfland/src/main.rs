@@ -11,22 +11,11 @@ use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use scx_core::topology::Topology;
-use scx_core::{attach, kernel, run_restartable, CommonOpts, ExitInfo, RunEnd, Shutdown, Ticker};
+use scx_core::{attach, kernel, CommonOpts, ExitInfo, RunEnd, Shutdown, SliceOpts, Ticker};
 
 use crate::stats::CpuStats;
 
-/// The skeleton libbpf-cargo generates for `main.bpf.c` (generated code, not linted).
-#[allow(
-    clippy::all,
-    clippy::unwrap_used,
-    dead_code,
-    missing_docs,
-    unused_imports,
-    unsafe_op_in_unsafe_fn
-)]
-mod skel {
-    include!(concat!(env!("OUT_DIR"), "/bpfland.skel.rs"));
-}
+scx_core::include_skeleton!("bpfland");
 
 const NAME: &str = "scx_bpfland";
 /// Limits of the BPF side (`BPFLAND_MAX_CPUS`, `BPFLAND_MAX_LLCS`).
@@ -40,30 +29,17 @@ const MAX_LLCS: usize = 256;
 #[derive(Debug, Parser)]
 #[command(name = NAME, version, about, long_about = None)]
 struct Cli {
-    /// Longest time slice, in microseconds, given when few tasks wait.
-    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
-    slice_us: u64,
-
-    /// Shortest time slice, in microseconds, given when many tasks wait.
-    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
-    slice_us_min: u64,
+    #[command(flatten)]
+    slice: SliceOpts,
 
     /// How far, in microseconds, a waking task's virtual runtime may lag behind, and the cap on
     /// the recent runtime that pushes its deadline back.
     #[arg(short = 'l', long, value_name = "US", default_value_t = 20_000)]
     slice_us_lag: u64,
 
-    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
-    #[arg(short = 'p', long)]
-    partial: bool,
-
     /// Treat SMT siblings as independent CPUs when looking for an idle one.
     #[arg(long)]
     no_smt_aware: bool,
-
-    /// Check the options and exit without attaching (used by scx-loader to validate flags).
-    #[arg(long, hide = true)]
-    check_args: bool,
 
     #[command(flatten)]
     common: CommonOpts,
@@ -71,16 +47,11 @@ struct Cli {
 
 impl Cli {
     fn validate(&self) -> Result<(), scx_core::Error> {
-        if self.slice_us == 0 || self.slice_us_min == 0 || self.slice_us_lag == 0 {
+        self.slice.validate()?;
+        if self.slice_us_lag == 0 {
             return Err(scx_core::Error::InvalidArgument(
-                "--slice-us, --slice-us-min and --slice-us-lag must be at least 1".into(),
+                "--slice-us-lag must be at least 1".into(),
             ));
-        }
-        if self.slice_us_min > self.slice_us {
-            return Err(scx_core::Error::InvalidArgument(format!(
-                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
-                self.slice_us_min, self.slice_us
-            )));
         }
         Ok(())
     }
@@ -115,9 +86,9 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
             .rodata_data
             .as_deref_mut()
             .context("the BPF object has no read-only data")?;
-        rodata.slice_max_ns = cli.slice_us * 1000;
-        rodata.slice_min_ns = cli.slice_us_min * 1000;
-        rodata.slice_lag_ns = cli.slice_us_lag * 1000;
+        rodata.slice_max_ns = cli.slice.max_ns();
+        rodata.slice_min_ns = cli.slice.min_ns();
+        rodata.slice_lag_ns = cli.slice_us_lag.saturating_mul(1000);
         rodata.smt_aware = !cli.no_smt_aware && topo.has_smt();
         rodata.nr_llcs = topo.llcs.len() as u32;
         rodata.nr_cpus = topo.nr_cpu_ids as u32;
@@ -128,7 +99,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     {
         let ops = open.struct_ops.bpfland_ops_mut();
         attach::set_ops_name(&mut ops.name, NAME)?;
-        if cli.partial {
+        if cli.common.partial {
             ops.flags |= attach::SCX_OPS_SWITCH_PARTIAL;
         }
         // A CPU going on- or offline between here and the attach makes the kernel refuse it.
@@ -137,18 +108,17 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
     let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
     log::info!(
-        "{NAME} attached in {} ms ({}; slice {}-{} us, lag {} us{}{})",
+        "{NAME} attached in {} ms ({}; {}, lag {} us{}{})",
         start.elapsed().as_millis(),
         topo.summary(),
-        cli.slice_us_min,
-        cli.slice_us,
+        cli.slice.describe(),
         cli.slice_us_lag,
         if cli.no_smt_aware {
             ", SMT-unaware"
         } else {
             ""
         },
-        if cli.partial { ", partial" } else { "" }
+        if cli.common.partial { ", partial" } else { "" }
     );
 
     let exit_info = |skel: &skel::BpflandSkel<'_>| {
@@ -177,12 +147,12 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
 }
 
 fn run(cli: &Cli) -> Result<u8> {
-    cli.validate()?;
-    if cli.check_args {
-        return Ok(scx_core::exit_code::OK);
-    }
-    let shutdown = Shutdown::install()?;
-    run_restartable(NAME, || run_once(cli, &shutdown))
+    scx_core::cli::run_scheduler(
+        NAME,
+        &cli.common,
+        || cli.validate(),
+        |shutdown| run_once(cli, shutdown),
+    )
 }
 
 fn main() -> ExitCode {
@@ -211,10 +181,10 @@ mod tests {
             "--no-smt-aware",
         ]);
         assert_eq!(
-            (c.slice_us, c.slice_us_min, c.slice_us_lag),
+            (c.slice.slice_us, c.slice.slice_us_min, c.slice_us_lag),
             (5000, 500, 40000)
         );
-        assert!(c.partial && c.no_smt_aware);
+        assert!(c.common.partial && c.no_smt_aware);
         assert!(c.validate().is_ok());
         assert!(cli(&["-s", "100", "-S", "200"]).validate().is_err());
         assert!(cli(&["-l", "0"]).validate().is_err());

@@ -19,9 +19,62 @@ pub enum Generate {
     CompleteFish,
 }
 
+/// The time-slice options of schedulers whose slice adapts to the number of waiting tasks.
+#[derive(Debug, Clone, Args)]
+pub struct SliceOpts {
+    /// Longest time slice, in microseconds, given when few tasks wait.
+    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
+    pub slice_us: u64,
+
+    /// Shortest time slice, in microseconds, given when many tasks wait.
+    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
+    pub slice_us_min: u64,
+}
+
+impl SliceOpts {
+    /// Rejects zero slices and a minimum above the maximum.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if self.slice_us == 0 || self.slice_us_min == 0 {
+            return Err(crate::Error::InvalidArgument(
+                "--slice-us and --slice-us-min must be at least 1".into(),
+            ));
+        }
+        if self.slice_us_min > self.slice_us {
+            return Err(crate::Error::InvalidArgument(format!(
+                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
+                self.slice_us_min, self.slice_us
+            )));
+        }
+        Ok(())
+    }
+
+    /// The longest slice in nanoseconds.
+    pub fn max_ns(&self) -> u64 {
+        self.slice_us.saturating_mul(1000)
+    }
+
+    /// The shortest slice in nanoseconds.
+    pub fn min_ns(&self) -> u64 {
+        self.slice_us_min.saturating_mul(1000)
+    }
+
+    /// `1000-20000 us`, for the attach log line.
+    pub fn describe(&self) -> String {
+        format!("slice {}-{} us", self.slice_us_min, self.slice_us)
+    }
+}
+
 /// Options every scx scheduler accepts.
 #[derive(Debug, Clone, Args)]
 pub struct CommonOpts {
+    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
+    #[arg(short = 'p', long)]
+    pub partial: bool,
+
+    /// Check the options and exit without attaching (used by scx-loader to validate flags).
+    #[arg(long, hide = true)]
+    pub check_args: bool,
+
     /// Log more: -v adds debug messages, -vv also libbpf's own.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -73,6 +126,22 @@ pub fn exit_code_of_anyhow(err: &anyhow::Error) -> u8 {
         .find_map(|e| e.downcast_ref::<crate::Error>())
         .map(crate::Error::exit_code)
         .unwrap_or(crate::exit_code::FAILURE)
+}
+
+/// Validates the options, stops there for `--check-args`, installs the signal handlers and runs
+/// the scheduler until it ends without a restart request; returns the process exit code.
+pub fn run_scheduler(
+    name: &str,
+    common: &CommonOpts,
+    validate: impl FnOnce() -> Result<(), crate::Error>,
+    mut run_once: impl FnMut(&crate::Shutdown) -> anyhow::Result<crate::RunEnd>,
+) -> anyhow::Result<u8> {
+    validate()?;
+    if common.check_args {
+        return Ok(crate::exit_code::OK);
+    }
+    let shutdown = crate::Shutdown::install()?;
+    crate::run_restartable(name, || run_once(&shutdown))
 }
 
 /// The body of every scheduler's `main()`: handles `--generate`, sets up logging, runs `run`

@@ -12,22 +12,30 @@ pub mod signals;
 pub mod topology;
 pub mod usersched;
 
-pub use cli::CommonOpts;
+pub use cli::{CommonOpts, SliceOpts};
 pub use error::{exit_code, Error, Result};
 pub use exit_info::{ExitInfo, ExitKind};
 pub use runner::{run_restartable, RunEnd, Ticker};
 pub use signals::Shutdown;
 pub use usersched::{Counters, DispatchedTask, QueuedTask, UserSched, UserSchedOpts, CPU_ANY};
 
-/// The skeleton libbpf-cargo generates for `usersched.bpf.c` (generated code, not linted).
-#[allow(
-    clippy::all,
-    clippy::unwrap_used,
-    dead_code,
-    missing_docs,
-    unused_imports,
-    unsafe_op_in_unsafe_fn
-)]
-mod skel {
-    include!(concat!(env!("OUT_DIR"), "/usersched.skel.rs"));
+/// Includes the skeleton `build.rs` generated for `$name.bpf.c` as `mod skel` (generated code,
+/// not linted).
+#[macro_export]
+macro_rules! include_skeleton {
+    ($name:literal) => {
+        #[allow(
+            clippy::all,
+            clippy::unwrap_used,
+            dead_code,
+            missing_docs,
+            unused_imports,
+            unsafe_op_in_unsafe_fn
+        )]
+        mod skel {
+            include!(concat!(env!("OUT_DIR"), "/", $name, ".skel.rs"));
+        }
+    };
 }
+
+include_skeleton!("usersched");

@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use scx_core::{
-    run_restartable, CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, Ticker, UserSched,
+    CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, SliceOpts, Ticker, UserSched,
     UserSchedOpts,
 };
 
@@ -32,41 +32,11 @@ const NAME: &str = "scx_rlfifo";
 #[derive(Debug, Parser)]
 #[command(name = NAME, version, about, long_about = None)]
 struct Cli {
-    /// Longest time slice, in microseconds, given when few tasks wait.
-    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
-    slice_us: u64,
-
-    /// Shortest time slice, in microseconds, given when many tasks wait.
-    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
-    slice_us_min: u64,
-
-    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
-    #[arg(short = 'p', long)]
-    partial: bool,
-
-    /// Check the options and exit without attaching (used by scx-loader to validate flags).
-    #[arg(long, hide = true)]
-    check_args: bool,
+    #[command(flatten)]
+    slice: SliceOpts,
 
     #[command(flatten)]
     common: CommonOpts,
-}
-
-impl Cli {
-    fn validate(&self) -> Result<(), scx_core::Error> {
-        if self.slice_us == 0 || self.slice_us_min == 0 {
-            return Err(scx_core::Error::InvalidArgument(
-                "--slice-us and --slice-us-min must be at least 1".into(),
-            ));
-        }
-        if self.slice_us_min > self.slice_us {
-            return Err(scx_core::Error::InvalidArgument(format!(
-                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
-                self.slice_us_min, self.slice_us
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// The policy: a FIFO queue and the slice rule.
@@ -80,8 +50,8 @@ impl Fifo {
     fn new(cli: &Cli) -> Self {
         Fifo {
             queue: VecDeque::with_capacity(16384),
-            slice_ns: cli.slice_us * 1000,
-            slice_min_ns: cli.slice_us_min * 1000,
+            slice_ns: cli.slice.max_ns(),
+            slice_min_ns: cli.slice.min_ns(),
         }
     }
 
@@ -113,18 +83,17 @@ impl Fifo {
 
 fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let opts = UserSchedOpts {
-        slice_ns: cli.slice_us * 1000,
-        partial: cli.partial,
+        slice_ns: cli.slice.max_ns(),
+        partial: cli.common.partial,
         ..UserSchedOpts::new(NAME)
     };
     let mut object = MaybeUninit::uninit();
     let mut sched = UserSched::attach(&mut object, &opts)?;
     log::info!(
-        "{NAME} attached in {} ms (slice {}-{} us{})",
+        "{NAME} attached in {} ms ({}{})",
         sched.attach_time().as_millis(),
-        cli.slice_us_min,
-        cli.slice_us,
-        if cli.partial { ", partial" } else { "" }
+        cli.slice.describe(),
+        if cli.common.partial { ", partial" } else { "" }
     );
 
     let mut fifo = Fifo::new(cli);
@@ -143,12 +112,12 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
 }
 
 fn run(cli: &Cli) -> Result<u8> {
-    cli.validate()?;
-    if cli.check_args {
-        return Ok(scx_core::exit_code::OK);
-    }
-    let shutdown = Shutdown::install()?;
-    run_restartable(NAME, || run_once(cli, &shutdown))
+    scx_core::cli::run_scheduler(
+        NAME,
+        &cli.common,
+        || cli.slice.validate(),
+        |shutdown| run_once(cli, shutdown),
+    )
 }
 
 fn main() -> ExitCode {
@@ -183,9 +152,10 @@ mod tests {
     #[test]
     fn rejects_inverted_slices() {
         let err = cli(&["-s", "100", "-S", "200"])
+            .slice
             .validate()
             .expect_err("rejected");
         assert!(err.to_string().contains("--slice-us-min (200) is larger"));
-        assert!(cli(&["-s", "0"]).validate().is_err());
+        assert!(cli(&["-s", "0"]).slice.validate().is_err());
     }
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use scx_core::{
-    run_restartable, CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, Ticker, UserSched,
+    CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, SliceOpts, Ticker, UserSched,
     UserSchedOpts, CPU_ANY,
 };
 
@@ -47,41 +47,11 @@ const QUEUE_CAPACITY: usize = 32768;
 #[derive(Debug, Parser)]
 #[command(name = NAME, version, about, long_about = None)]
 struct Cli {
-    /// Longest time slice, in microseconds, given when few tasks wait.
-    #[arg(short = 's', long, value_name = "US", default_value_t = 20_000)]
-    slice_us: u64,
-
-    /// Shortest time slice, in microseconds, given when many tasks wait.
-    #[arg(short = 'S', long, value_name = "US", default_value_t = 1_000)]
-    slice_us_min: u64,
-
-    /// Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler.
-    #[arg(short = 'p', long)]
-    partial: bool,
-
-    /// Check the options and exit without attaching (used by scx-loader to validate flags).
-    #[arg(long, hide = true)]
-    check_args: bool,
+    #[command(flatten)]
+    slice: SliceOpts,
 
     #[command(flatten)]
     common: CommonOpts,
-}
-
-impl Cli {
-    fn validate(&self) -> Result<(), scx_core::Error> {
-        if self.slice_us == 0 || self.slice_us_min == 0 {
-            return Err(scx_core::Error::InvalidArgument(
-                "--slice-us and --slice-us-min must be at least 1".into(),
-            ));
-        }
-        if self.slice_us_min > self.slice_us {
-            return Err(scx_core::Error::InvalidArgument(format!(
-                "--slice-us-min ({}) is larger than --slice-us ({}): lower --slice-us-min",
-                self.slice_us_min, self.slice_us
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// A task waiting in user space.
@@ -278,8 +248,8 @@ impl Deadline {
 
 fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let opts = UserSchedOpts {
-        slice_ns: cli.slice_us * 1000,
-        partial: cli.partial,
+        slice_ns: cli.slice.max_ns(),
+        partial: cli.common.partial,
         direct_idle: true,
         ..UserSchedOpts::new(NAME)
     };
@@ -287,14 +257,13 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut sched = UserSched::attach(&mut object, &opts)?;
     let attached = Instant::now();
     log::info!(
-        "{NAME} attached in {} ms (slice {}-{} us{})",
+        "{NAME} attached in {} ms ({}{})",
         sched.attach_time().as_millis(),
-        cli.slice_us_min,
-        cli.slice_us,
-        if cli.partial { ", partial" } else { "" }
+        cli.slice.describe(),
+        if cli.common.partial { ", partial" } else { "" }
     );
 
-    let mut policy = Deadline::new(cli.slice_us * 1000, cli.slice_us_min * 1000);
+    let mut policy = Deadline::new(cli.slice.max_ns(), cli.slice.min_ns());
     let mut stats = Ticker::new(cli.common.stats_interval());
     let poll = Duration::from_millis(100);
     while !shutdown.requested() && sched.exit_info().is_none() {
@@ -321,12 +290,12 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
 }
 
 fn run(cli: &Cli) -> Result<u8> {
-    cli.validate()?;
-    if cli.check_args {
-        return Ok(scx_core::exit_code::OK);
-    }
-    let shutdown = Shutdown::install()?;
-    run_restartable(NAME, || run_once(cli, &shutdown))
+    scx_core::cli::run_scheduler(
+        NAME,
+        &cli.common,
+        || cli.slice.validate(),
+        |shutdown| run_once(cli, shutdown),
+    )
 }
 
 fn main() -> ExitCode {
