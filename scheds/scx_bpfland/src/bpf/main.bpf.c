@@ -138,7 +138,8 @@ static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 runtime = MIN(tctx->exec_runtime, slice_lag_ns);
 
-	runtime = scale_by_task_weight_inverse(p, runtime);
+	/* Bounded after weighting too, or a nice 19 task could wait for seconds. */
+	runtime = MIN(scale_by_task_weight_inverse(p, runtime), slice_lag_ns);
 	if (is_interactive(tctx))
 		runtime /= 4;
 	return tctx->vruntime + runtime;
@@ -215,12 +216,21 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	/* Per-CPU kthreads can run nowhere else: they don't queue behind others. */
+	if (is_percpu_kthread(p)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags);
+		return;
+	}
+
 	/*
 	 * An interactive wakeup that found no idle CPU takes its CPU now, for a
-	 * short slice, rather than waiting behind a CPU hog.
+	 * short slice, rather than waiting behind a CPU hog; but only if nothing
+	 * else already jumped the queue there, or a crowd of interactive tasks
+	 * waking each other would keep the LLC queue from ever running.
 	 */
 	if ((enq_flags & SCX_ENQ_WAKEUP) && is_interactive(tctx) &&
-	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | SCX_ENQ_PREEMPT);
 		STAT_INC(preempt);
 		return;
