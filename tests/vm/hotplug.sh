@@ -1,6 +1,7 @@
 # hotplug.sh - a CPU goes offline and back while each scheduler runs under load: the kernel
 # unloads it asking for a restart, and it is attached again within 2 s each time, with the
-# restart reported. Needs at least 3 vCPUs (cargo xtask test boots it with --smp 4).
+# restart reported. Needs at least 3 vCPUs: cargo xtask test boots it with 4.
+# vm-smp: 4
 . /scenarios/lib.sh
 . /scenarios/sched.inc
 

@@ -104,7 +104,7 @@ pub fn generate(
 ) -> std::io::Result<()> {
     let name = cmd.get_name().to_string();
     match what {
-        Generate::Man => clap_mangen::Man::new(cmd).render(out),
+        Generate::Man => clap_mangen::Man::new(cmd).section("8").render(out),
         Generate::CompleteBash => {
             clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, out);
             Ok(())
