@@ -1,0 +1,46 @@
+# fallback.sh - a scheduler that keeps failing is replaced by SCX_FALLBACK_SCHEDULER; without a
+# fallback the service fails with its own exit code and the kernel runs EEVDF.
+. /scenarios/lib.sh
+
+# Fewer failures before giving up keep the scenario short.
+mkdir -p /run/systemd/system/scx.service.d
+printf '[Service]\nExecStart=\nExecStart=/usr/sbin/scx-loader run --max-failures 3\n' \
+    > /run/systemd/system/scx.service.d/test.conf
+systemctl daemon-reload
+
+kill_until() {
+    # kill_until N: kill the running scheduler N times, waiting for each restart in between
+    _i=1
+    while [ "$_i" -le "$1" ]; do
+        wait_attached scx_rlfifo 60 > /dev/null || { show_journal; fail "scx_rlfifo not running before kill $_i"; }
+        kill -9 "$(scheduler_pid)"
+        wait_disabled 10 > /dev/null || fail "sched_ext still on after kill $_i"
+        _i=$((_i + 1))
+    done
+}
+
+echo "== with a fallback"
+conf "SCX_SCHEDULER=scx_rlfifo" "SCX_FALLBACK_SCHEDULER=scx_rustland"
+start_ok scx_rlfifo
+kill_until 3
+wait_attached scx_rustland 60 || { show_journal; fail "the fallback did not start"; }
+wait_status "scx_rustland running (default flags) as the fallback for scx_rlfifo" 10 || fail "StatusText does not name the fallback"
+journal_loader | grep -q "scx_rlfifo failed 3 times within 120 s; switching to the fallback scheduler scx_rustland" \
+    || { show_journal; fail "no fallback line"; }
+expect_eq "$(prop ActiveState)" active "ActiveState on the fallback"
+systemctl stop scx
+
+echo "== without a fallback"
+conf "SCX_SCHEDULER=scx_rlfifo"
+start_ok scx_rlfifo
+kill_until 3
+n=0
+while [ "$(prop ActiveState)" != failed ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+expect_eq "$(prop ActiveState)" failed "ActiveState after giving up"
+expect_eq "$(prop ExecMainStatus)" 30 "exit code after giving up"
+expect_eq "$(sx_state)" disabled "sched_ext state after giving up"
+sleep 6
+expect_eq "$(prop ActiveState)" failed "no restart by systemd (RestartPreventExitStatus)"
+loader_errors | grep -q "scx_rlfifo failed 3 times within 120 s; giving up, the kernel runs EEVDF" \
+    || { show_journal; fail "no give-up line"; }
+ok "gave up with EEVDF running"
