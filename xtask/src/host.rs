@@ -22,6 +22,12 @@ const PACKAGES: &[(&str, &str)] = &[
     ("debian-archive-keyring", "verifying kernel downloads"),
     ("rt-tests", "latency measurements"),
     ("stress-ng", "load generation"),
+    ("man-db", "checking that the man pages render"),
+    ("dpkg-dev", "building the Debian source package"),
+    ("debhelper", "building the Debian package"),
+    ("lintian", "checking the Debian package"),
+    ("snapd", "packing and checking the snap (snap pack)"),
+    ("squashfs-tools", "packing the snap"),
 ];
 
 /// Rustup components needed by `cargo xtask test`.

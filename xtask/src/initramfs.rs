@@ -198,6 +198,9 @@ pub mod marker {
     pub const BEGIN: &str = "@@SCX begin ";
     pub const END: &str = "@@SCX end ";
     pub const DONE: &str = "@@SCX done@@";
+    /// Lines between these two are parsed by the host and logged, but not shown live.
+    pub const DATA_BEGIN: &str = "@@SCX data begin@@";
+    pub const DATA_END: &str = "@@SCX data end@@";
 }
 
 /// Kernel messages that mean something went wrong in the kernel, checked again by the host.

@@ -1,9 +1,14 @@
 //! `cargo xtask`: project automation (host set-up, test kernels, vmlinux.h, the test VM, tests).
 
+mod bench;
 mod cpio;
+mod deb;
 mod host;
 mod initramfs;
 mod kernel;
+mod man;
+mod snap;
+mod sysguest;
 mod test;
 mod util;
 mod vm;
@@ -115,6 +120,30 @@ enum Cmd {
         #[command(flatten)]
         fetch: FetchArgs,
     },
+    /// Compare each sched_ext scheduler with EEVDF in one VM boot per kernel (a benchmark)
+    Bench(bench::BenchArgs),
+    /// Boot a systemd guest and run the scx.service scenarios from tests/systemd
+    ///
+    /// `--kernel bookworm` boots Debian 12's own kernel (no sched_ext) for the `nosched` scenario.
+    Sysvm {
+        #[command(flatten)]
+        vm: VmArgs,
+        /// List the scenarios and exit
+        #[arg(long, conflicts_with = "scenarios")]
+        list: bool,
+        /// Scenarios to run, in order (names of tests/systemd/*.sh; default: all)
+        scenarios: Vec<String>,
+    },
+    /// Build the Debian source package, then the .deb from it offline, and run lintian
+    Deb,
+    /// Lay out the snap from a release build, pack it with `snap pack` and check it
+    Snap,
+    /// Refresh the generated man pages and shell completions from the binaries' --generate
+    Man {
+        /// Only check that they are up to date and render without warnings
+        #[arg(long)]
+        check: bool,
+    },
     /// Build and boot the trixie-backports kernel with the `demo` scenario
     Demo {
         /// TCG threading for the VM run
@@ -200,6 +229,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 timeout_secs,
             };
             return Ok(exit_for(test::command(&opts)?));
+        }
+        Cmd::Sysvm {
+            vm,
+            list,
+            scenarios,
+        } => {
+            if list {
+                for name in sysguest::list_scenarios()? {
+                    println!("{name}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            host::ensure()?;
+            let opts = sysguest::Options {
+                kernel: vm.kernel,
+                tcg: vm.tcg,
+                smp: vm.smp,
+                mem_mb: vm.mem_mb,
+                timeout_secs: vm.timeout_secs,
+                build: !vm.no_build,
+                fetch: vm.fetch.mode(),
+                scenarios,
+            };
+            return Ok(exit_for(sysguest::command(&opts)?));
+        }
+        Cmd::Deb => {
+            host::ensure()?;
+            deb::command()?;
+        }
+        Cmd::Snap => {
+            host::ensure()?;
+            snap::command()?;
+        }
+        Cmd::Man { check } => {
+            man::command(check)?;
+        }
+        Cmd::Bench(args) => {
+            host::ensure()?;
+            return Ok(exit_for(bench::command(&args)?));
         }
         Cmd::Demo {
             tcg,

@@ -86,11 +86,24 @@ pub fn list_scenarios() -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The vCPU count a scenario asks for with a `# vm-smp: N` line among its first lines (e.g.
+/// CPU hotplug needs CPUs to take offline), if any.
+pub fn scenario_smp(name: &str) -> Result<Option<u32>> {
+    let path = scenario_dir()?.join(format!("{name}.sh"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .take(10)
+        .find_map(|l| l.strip_prefix("# vm-smp:"))
+        .and_then(|n| n.trim().parse().ok()))
+}
+
 fn scenario_dir() -> Result<PathBuf> {
     Ok(util::repo_root()?.join("tests/vm"))
 }
 
-fn target_dir() -> Result<PathBuf> {
+pub fn target_dir() -> Result<PathBuf> {
     match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => Ok(PathBuf::from(dir)),
         None => Ok(util::repo_root()?.join("target")),
@@ -306,7 +319,13 @@ struct Boot {
     elapsed: Duration,
 }
 
-fn boot(kernel: &Kernel, initrd: &Path, opts: &Options, prefix: Option<&str>) -> Result<Boot> {
+fn boot(
+    kernel: &Kernel,
+    initrd: &Path,
+    opts: &Options,
+    prefix: Option<&str>,
+    extra_cmdline: &[String],
+) -> Result<Boot> {
     let logs = target_dir()?.join("vm-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let stamp = SystemTime::now()
@@ -317,6 +336,11 @@ fn boot(kernel: &Kernel, initrd: &Path, opts: &Options, prefix: Option<&str>) ->
     let mut log =
         File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
+    let mut append = "console=ttyS0 rdinit=/init panic=-1 quiet".to_string();
+    for word in extra_cmdline {
+        append.push(' ');
+        append.push_str(word);
+    }
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-accel", opts.tcg.accel(), "-cpu", "max"])
         .args(["-smp", &opts.smp.to_string()])
@@ -326,7 +350,7 @@ fn boot(kernel: &Kernel, initrd: &Path, opts: &Options, prefix: Option<&str>) ->
         .arg(kernel.vmlinuz())
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 rdinit=/init panic=-1 quiet"])
+        .args(["-append", &append])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -358,6 +382,7 @@ fn boot(kernel: &Kernel, initrd: &Path, opts: &Options, prefix: Option<&str>) ->
     let mut lines = Vec::new();
     let mut open_streams = 2;
     let mut timed_out = false;
+    let mut data_lines: Option<usize> = None;
     let stdout = std::io::stdout();
     while open_streams > 0 {
         let now = Instant::now();
@@ -367,13 +392,28 @@ fn boot(kernel: &Kernel, initrd: &Path, opts: &Options, prefix: Option<&str>) ->
         }
         match rx.recv_timeout(deadline - now) {
             Ok(Event::Stdout(text)) => {
-                let mut out = stdout.lock();
-                match prefix {
-                    Some(p) => writeln!(out, "[{p}] {text}"),
-                    None => writeln!(out, "{text}"),
+                // Data blocks are for the parser: the log keeps them, the live view counts them.
+                let mut shown = Some(text.as_str());
+                let summary;
+                if text.contains(marker::DATA_BEGIN) {
+                    data_lines = Some(0);
+                } else if text.contains(marker::DATA_END) {
+                    summary = format!("({} lines of data, in the log)", data_lines.unwrap_or(0));
+                    data_lines = None;
+                    shown = Some(summary.as_str());
+                } else if let Some(n) = data_lines.as_mut() {
+                    *n += 1;
+                    shown = None;
                 }
-                .context("writing to stdout")?;
-                out.flush().context("flushing stdout")?;
+                if let Some(shown) = shown {
+                    let mut out = stdout.lock();
+                    match prefix {
+                        Some(p) => writeln!(out, "[{p}] {shown}"),
+                        None => writeln!(out, "{shown}"),
+                    }
+                    .context("writing to stdout")?;
+                    out.flush().context("flushing stdout")?;
+                }
                 writeln!(log, "{text}").context("writing the VM log")?;
                 if let Some(at) = text.find(marker::BEGIN) {
                     let name = text[at + marker::BEGIN.len()..].trim_end_matches('@');
@@ -435,7 +475,7 @@ fn finish(child: &mut Child, kill: bool) -> Result<Option<std::process::ExitStat
 }
 
 /// A kernel message that signals a kernel problem, if the line holds one.
-fn kernel_problem(line: &str) -> Option<&str> {
+pub(crate) fn kernel_problem(line: &str) -> Option<&str> {
     const STARTS: &[&str] = &[
         "Oops",
         "BUG:",
@@ -617,6 +657,49 @@ pub fn print_check(check: &Check) {
 /// Runs the scenarios on the selected kernels and returns every check.
 pub fn run(opts: &Options) -> Result<Vec<Check>> {
     let scenarios = resolve_scenarios(&opts.scenarios)?;
+    let boots = run_resolved(opts, &scenarios, &[])?;
+    Ok(boots.into_iter().flat_map(|b| b.checks).collect())
+}
+
+/// One kernel's boot, for callers that read the guest's output themselves.
+#[derive(Debug)]
+pub struct Console {
+    pub kernel: Kernel,
+    /// Every console line, terminal escapes removed.
+    pub lines: Vec<String>,
+    /// The scripts' results and the kernel problems, as `run` reports them.
+    pub checks: Vec<Check>,
+    pub log: PathBuf,
+}
+
+/// Like `run`, but `opts.scenarios` are scripts anywhere under tests/vm, named by their path
+/// without `.sh` (e.g. `bench/run`), and `extra_cmdline` words go on the kernel command line
+/// (`KEY=value` words reach the scripts as environment variables).
+pub fn run_scripts(opts: &Options, extra_cmdline: &[String]) -> Result<Vec<Console>> {
+    let dir = scenario_dir()?;
+    for name in &opts.scenarios {
+        let safe = name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.'))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-/.".contains(c));
+        if !safe {
+            bail!("guest script names are relative paths under tests/vm: {name:?}");
+        }
+        let path = dir.join(format!("{name}.sh"));
+        if !path.is_file() {
+            bail!("no guest script {}", path.display());
+        }
+    }
+    run_resolved(opts, &opts.scenarios, extra_cmdline)
+}
+
+fn run_resolved(
+    opts: &Options,
+    scenarios: &[String],
+    extra_cmdline: &[String],
+) -> Result<Vec<Console>> {
     let kernels = select_kernels(&opts.kernel, opts.fetch)?;
     let binaries = if opts.build {
         build_binaries()?
@@ -636,7 +719,7 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     }
     let work = std::env::temp_dir().join(format!("scx-vm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let result = run_kernels(opts, &scenarios, &kernels, &binaries, &work);
+    let result = run_kernels(opts, scenarios, &kernels, &binaries, &work, extra_cmdline);
     let _ = std::fs::remove_dir_all(&work);
     result
 }
@@ -647,9 +730,10 @@ fn run_kernels(
     kernels: &[Kernel],
     binaries: &[PathBuf],
     work: &Path,
-) -> Result<Vec<Check>> {
+    extra_cmdline: &[String],
+) -> Result<Vec<Console>> {
     let scenario_dir = scenario_dir()?;
-    let mut checks = Vec::new();
+    let mut boots = Vec::new();
     for kernel in kernels {
         let initrd = work.join(format!("{}.cpio.zst", kernel.kver));
         initramfs::build(
@@ -664,7 +748,7 @@ fn run_kernels(
         )
         .with_context(|| format!("building the initramfs for {}", kernel.kver))?;
         let prefix = (kernels.len() > 1).then_some(kernel.kver.as_str());
-        let boot = boot(kernel, &initrd, opts, prefix)?;
+        let boot = boot(kernel, &initrd, opts, prefix, extra_cmdline)?;
         let to_init = boot
             .lines
             .iter()
@@ -682,9 +766,15 @@ fn run_kernels(
             boot.elapsed.as_secs_f64(),
             boot.log.display()
         );
-        checks.extend(evaluate(kernel, &boot, scenarios, &kernel.kver));
+        let checks = evaluate(kernel, &boot, scenarios, &kernel.kver);
+        boots.push(Console {
+            kernel: kernel.clone(),
+            lines: boot.lines.into_iter().map(|l| l.text).collect(),
+            checks,
+            log: boot.log,
+        });
     }
-    Ok(checks)
+    Ok(boots)
 }
 
 /// `cargo xtask vm`: run, print PASS/FAIL lines and the totals; returns the failure count.

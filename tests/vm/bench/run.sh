@@ -1,0 +1,286 @@
+# bench/run.sh - the guest half of `cargo xtask bench`; not a scenario (only tests/vm/*.sh are).
+#
+# Rounds of workloads, each round running every scheduler once and EEVDF (no sched_ext scheduler)
+# once, in an order that rotates from round to round. Each set of workloads:
+#   - hackbench (throughput of a fork-and-message storm), with the scheduler's own CPU time;
+#   - stress-ng --cpu (throughput of CPU-bound work);
+#   - cyclictest without -p (the wakeup latency of a SCHED_OTHER periodic task) while one
+#     busy loop per CPU keeps every CPU busy, with a latency histogram.
+#
+# Settings come from the kernel command line (environment of /init):
+#   SCX_BENCH_RUNS    rounds (default 3)
+#   SCX_BENCH_SCHEDS  comma-separated schedulers (default: every scx_* in /usr/sbin)
+#   SCX_BENCH_QUICK   1 for shorter workloads
+#
+# Records ("TOOL SCHED RUN | TEXT") collect in a file, the short ones are shown as they come, and
+# all of them are printed at the end between the VM runner's data markers for the host to parse.
+# The numbers themselves are parsed on the host, from the tools' own output.
+. /scenarios/lib.sh
+. /scenarios/sched.inc
+
+RUNS=${SCX_BENCH_RUNS:-3}
+QUICK=${SCX_BENCH_QUICK:-0}
+SCHEDS=$(echo "${SCX_BENCH_SCHEDS:-}" | tr ',' ' ')
+[ -n "$SCHEDS" ] || SCHEDS=$SX_SCHEDULERS
+NCPU=$(nproc)
+
+if [ "$QUICK" = 1 ]; then
+    HB_ARGS="-g 2 -l 50"
+    ST_SECS=2
+    CY_INTERVAL=10000
+    CY_LOOPS=150
+else
+    HB_ARGS="-g 4 -l 150"
+    ST_SECS=5
+    CY_INTERVAL=10000
+    CY_LOOPS=500
+fi
+# Latencies up to 500 ms get a bin of their own; beyond, only the maximum is known. The file has
+# a line per bin: writing 100000 of them takes cyclictest about 0.3 s under TCG.
+CY_HIST_MAX=500000
+
+REC=/tmp/bench.rec
+: > "$REC"
+
+# rec TOOL SCHED RUN TEXT...: record, and show it
+rec() {
+    rec_quiet "$@"
+    shift 3
+    echo "bench: $_rt $_rs $_rr | $*"
+}
+
+# rec_quiet TOOL SCHED RUN TEXT...: record only
+rec_quiet() {
+    _rt=$1 _rs=$2 _rr=$3
+    shift 3
+    echo "$_rt $_rs $_rr | $*" >> "$REC"
+}
+
+# rec_file TOOL SCHED RUN FILE: one record per line of FILE, not shown
+rec_file() {
+    [ -r "$4" ] || return 0
+    while IFS= read -r _rl; do
+        rec_quiet "$1" "$2" "$3" "$_rl"
+    done < "$4"
+}
+
+# sched_cpu_ns PID: CPU time of every thread of PID, in ns, into SX_CPU_NS (no fork)
+sched_cpu_ns() {
+    SX_CPU_NS=0
+    for _f in /proc/"$1"/task/*/schedstat; do
+        _ns=0
+        [ -r "$_f" ] && read -r _ns _rest < "$_f"
+        SX_CPU_NS=$((SX_CPU_NS + _ns))
+    done
+}
+
+# ejected SCHED RUN WHAT: 0 when SCHED is still the attached scheduler of this run
+ejected() {
+    _sx_read "$SX_SYSFS/state"
+    _st=$_sx_val
+    _sx_read "$SX_SYSFS/root/ops"
+    _ops=$_sx_val
+    _sx_read "$SX_SYSFS/enable_seq"
+    _seq=$_sx_val
+    if [ "$1" = eevdf ]; then
+        [ "$_st" = disabled ] && return 1
+        rec error "$1" "$2" "a sched_ext scheduler is attached during $3 (state=$_st ops=$_ops)"
+        return 0
+    fi
+    if [ "$_st" = enabled ] && [ "$_ops" = "$1" ] && [ "$_seq" = "$SEQ" ] \
+        && kill -0 "$SX_PID" 2>/dev/null; then
+        return 1
+    fi
+    rec eject "$1" "$2" "during=$3 state=$_st ops=$_ops enable_seq=$SEQ->$_seq"
+    return 0
+}
+
+# start_hogs: one busy loop per CPU
+HOG_PIDS=
+start_hogs() {
+    _i=0
+    while [ "$_i" -lt "$NCPU" ]; do
+        sh -c 'while :; do :; done' &
+        HOG_PIDS="$HOG_PIDS $!"
+        _i=$((_i + 1))
+    done
+}
+
+stop_hogs() {
+    # shellcheck disable=SC2086
+    kill $HOG_PIDS 2>/dev/null
+    # shellcheck disable=SC2086
+    wait $HOG_PIDS 2>/dev/null
+    HOG_PIDS=
+}
+
+# workloads SCHED RUN: 1 when the scheduler was ejected or a tool failed to run
+workloads() {
+    _s=$1 _r=$2
+
+    # hackbench, with the scheduler's CPU time over the same wall time
+    [ "$_s" = eevdf ] || sched_cpu_ns "$SX_PID"
+    _c0=$SX_CPU_NS
+    _sx_now
+    _t0=$_sx_cs
+    # shellcheck disable=SC2086
+    hackbench $HB_ARGS > /tmp/hackbench.out 2>&1
+    _rc=$?
+    _sx_now
+    _t1=$_sx_cs
+    [ "$_s" = eevdf ] || sched_cpu_ns "$SX_PID"
+    rec_file hackbench "$_s" "$_r" /tmp/hackbench.out
+    grep '^Time:' /tmp/hackbench.out
+    rec hackbench-rc "$_s" "$_r" "$_rc"
+    if [ "$_s" = eevdf ]; then
+        rec cost "$_s" "$_r" "wall_ms=$(((_t1 - _t0) * 10))"
+    else
+        rec cost "$_s" "$_r" "wall_ms=$(((_t1 - _t0) * 10)) cpu_ns=$((SX_CPU_NS - _c0))"
+    fi
+    ejected "$_s" "$_r" hackbench && return 1
+    [ "$_rc" = 0 ] || return 1
+
+    stress-ng --cpu "$NCPU" --timeout "${ST_SECS}s" --metrics-brief > /tmp/stress.out 2>&1
+    _rc=$?
+    rec_file stress-ng "$_s" "$_r" /tmp/stress.out
+    grep -e ' bogo ops' -e '] cpu ' /tmp/stress.out
+    rec stress-ng-rc "$_s" "$_r" "$_rc"
+    ejected "$_s" "$_r" stress-ng && return 1
+    [ "$_rc" = 0 ] || return 1
+
+    start_hogs
+    cyclictest -t1 -i "$CY_INTERVAL" -l "$CY_LOOPS" -q -h "$CY_HIST_MAX" \
+        --histfile=/tmp/cyclictest.hist > /tmp/cyclictest.out 2>&1 &
+    _cy=$!
+    # The policy of every cyclictest thread, once the measuring thread exists (field 41 of
+    # stat; 0 is SCHED_OTHER).
+    _pol=
+    _try=0
+    while [ "$_try" -lt 50 ]; do
+        _pol=
+        for _f in /proc/"$_cy"/task/*/stat; do
+            [ -r "$_f" ] || continue
+            read -r _l < "$_f"
+            _l=${_l##*) }
+            # shellcheck disable=SC2086
+            set -- $_l
+            _pol="$_pol ${39}"
+        done
+        [ "$(echo $_pol | wc -w)" -ge 2 ] && break
+        usleep 100000
+        _try=$((_try + 1))
+    done
+    wait "$_cy"
+    _rc=$?
+    stop_hogs
+    rec cyclictest-policy "$_s" "$_r" "$_pol"
+    rec_file cyclictest-out "$_s" "$_r" /tmp/cyclictest.out
+    rec cyclictest-rc "$_s" "$_r" "$_rc"
+    # The bins that hold samples, then the summary at the end of the file without the list of
+    # overflowing cycles, as one line with ';' between lines. Counts are printed as %06lu, so
+    # " 000000" marks an empty bin; fixed-string grep is ten times faster than a regex here.
+    rec_quiet cyclictest "$_s" "$_r" "$({ grep -F -v -e ' 000000' -e '#' /tmp/cyclictest.hist
+        tail -n 8 /tmp/cyclictest.hist | grep -v '^# Thread'; } | tr '\n' ';')"
+    tail -n 8 /tmp/cyclictest.hist | grep -e '^# Max' -e '^# Histogram Overflows'
+    ejected "$_s" "$_r" cyclictest && return 1
+    [ "$_rc" = 0 ] || return 1
+    return 0
+}
+
+# measure SCHED RUN: one set of workloads on SCHED (or on EEVDF when SCHED is eevdf)
+measure() {
+    _ms=$1 _mr=$2
+    read -r _up _idle < /proc/uptime
+    echo "== round $_mr: $_ms (at ${_up} s)"
+    if [ "$_ms" = eevdf ]; then
+        if [ "$(sx_state)" != disabled ]; then
+            wait_disabled 10 > /dev/null \
+                || { rec error eevdf "$_mr" "sched_ext is $(sx_state), not disabled"; return; }
+        fi
+        workloads eevdf "$_mr"
+        rec end eevdf "$_mr" "rc=$?"
+        return
+    fi
+    if [ ! -x "/usr/sbin/$_ms" ]; then
+        rec error "$_ms" "$_mr" "no /usr/sbin/$_ms in the image"
+        return
+    fi
+    start_sched "$_ms"
+    _out=$(wait_attached "$_ms" 30)
+    _arc=$?
+    if [ "$_arc" != 0 ]; then
+        signal_sched KILL 2>/dev/null
+        rec error "$_ms" "$_mr" "did not attach ($_out); exit code $SX_RC"
+        rec_file sched-log "$_ms" "$_mr" "/tmp/$_ms.log"
+        wait_disabled 10 > /dev/null
+        return
+    fi
+    SEQ=$(cat "$SX_SYSFS/enable_seq")
+    _logged=$(grep -o 'attached in [0-9]* ms' "/tmp/$_ms.log" | head -n 1)
+    _logged=${_logged#attached in }
+    rec sched "$_ms" "$_mr" "$_out attach_log_ms=${_logged% ms}"
+
+    workloads "$_ms" "$_mr"
+    _wrc=$?
+    _rss=
+    _hwm=
+    if [ -r "/proc/$SX_PID/status" ]; then
+        while read -r _k _v _u; do
+            [ "$_k" = "VmRSS:" ] && _rss=$_v
+            [ "$_k" = "VmHWM:" ] && _hwm=$_v
+        done < "/proc/$SX_PID/status"
+    fi
+    rec sched "$_ms" "$_mr" "rss_kb=$_rss hwm_kb=$_hwm"
+    signal_sched INT
+    rec sched "$_ms" "$_mr" "exit_rc=$SX_RC"
+    if [ "$SX_RC" != 0 ] || [ "$_wrc" != 0 ]; then
+        rec_file sched-log "$_ms" "$_mr" "/tmp/$_ms.log"
+    fi
+    wait_disabled 10 > /dev/null || rec error "$_ms" "$_mr" "still $(sx_state) after it exited"
+    rec end "$_ms" "$_mr" "rc=$_wrc"
+}
+
+rec meta - 0 "kernel=$(uname -r)"
+rec meta - 0 "nproc=$NCPU"
+rec meta - 0 "runs=$RUNS"
+rec meta - 0 "quick=$QUICK"
+rec meta - 0 "scheds=$(echo $SCHEDS)"
+rec meta - 0 "hackbench=hackbench $HB_ARGS"
+rec meta - 0 "stress=stress-ng --cpu $NCPU --timeout ${ST_SECS}s --metrics-brief"
+rec meta - 0 "latency=cyclictest -t1 -i $CY_INTERVAL -l $CY_LOOPS -q -h $CY_HIST_MAX with $NCPU busy loops"
+rec meta - 0 "hist_max_us=$CY_HIST_MAX"
+rec meta - 0 "loops=$CY_LOOPS"
+
+if [ -z "$SCHEDS" ]; then
+    rec error - 0 "no sched_ext scheduler in the image"
+fi
+for _tool in hackbench stress-ng cyclictest; do
+    command -v "$_tool" > /dev/null || rec error - 0 "$_tool is not in the image"
+done
+
+ORDER="eevdf $(echo $SCHEDS)"
+NORDER=$(echo $ORDER | wc -w)
+run=1
+while [ "$run" -le "$RUNS" ]; do
+    # Rotate the order by one each round, so no scheduler always follows the same one.
+    # shellcheck disable=SC2086
+    set -- $ORDER
+    shift $(((run - 1) % NORDER))
+    _rot="$*"
+    # shellcheck disable=SC2086
+    set -- $ORDER
+    _i=0
+    while [ "$_i" -lt $(((run - 1) % NORDER)) ]; do
+        _rot="$_rot $1"
+        shift
+        _i=$((_i + 1))
+    done
+    for s in $_rot; do
+        measure "$s" "$run"
+    done
+    run=$((run + 1))
+done
+
+echo "@@SCX data begin@@"
+cat "$REC"
+echo "@@SCX data end@@"

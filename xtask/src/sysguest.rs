@@ -1,0 +1,734 @@
+//! `cargo xtask sysvm`: a full systemd guest (Debian bookworm from debootstrap) that installs the
+//! scx service and runs the scenarios in tests/systemd, which assert from `systemctl show`,
+//! `journalctl` and /sys/kernel/sched_ext.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cpio::Archive;
+use crate::initramfs::{marker, PROBLEM_REGEX};
+use crate::kernel::{self, Fetch, Kernel};
+use crate::util;
+use crate::vm::{self, Check, TcgThreads};
+
+/// The Debian release of the guest's user space.
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+/// Scenario helpers, sourced rather than run.
+const LIBRARY: &str = "lib.sh";
+/// Time from qemu start to the first marker (systemd reaching multi-user under TCG).
+const BOOT_ALLOWANCE: Duration = Duration::from_secs(180);
+/// Extra host time per scenario over the guest's own limit.
+const SCENARIO_GRACE: Duration = Duration::from_secs(30);
+
+/// Options of `cargo xtask sysvm`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub kernel: String,
+    pub tcg: TcgThreads,
+    pub smp: u32,
+    pub mem_mb: u32,
+    pub timeout_secs: u64,
+    pub build: bool,
+    pub fetch: Fetch,
+    pub scenarios: Vec<String>,
+}
+
+fn target_dir() -> Result<PathBuf> {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(util::repo_root()?.join("target")),
+    }
+}
+
+fn scenario_dir() -> Result<PathBuf> {
+    Ok(util::repo_root()?.join("tests/systemd"))
+}
+
+/// The scenarios in tests/systemd, sorted.
+pub fn list_scenarios() -> Result<Vec<String>> {
+    let dir = scenario_dir()?;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let file = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if file == LIBRARY {
+            continue;
+        }
+        if let Some(name) = file.strip_suffix(".sh") {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
+    let known = list_scenarios()?;
+    if requested.is_empty() {
+        return Ok(known);
+    }
+    requested
+        .iter()
+        .map(|r| {
+            let name = r.strip_suffix(".sh").unwrap_or(r);
+            if known.iter().any(|k| k == name) {
+                Ok(name.to_string())
+            } else {
+                bail!(
+                    "no scenario {name:?} in tests/systemd (known: {})",
+                    known.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
+fn select_kernels(which: &str, fetch: Fetch) -> Result<Vec<Kernel>> {
+    let suites: Vec<String> = if kernel::SUITES.contains(&which) {
+        vec![which.to_string()]
+    } else {
+        kernel::SUITES.iter().map(|s| s.to_string()).collect()
+    };
+    let kernels = kernel::ensure_kernels(&suites, fetch)?;
+    if which == "all" || kernel::SUITES.contains(&which) {
+        return Ok(kernels);
+    }
+    let all = kernels.into_iter().chain(kernel::cached()?);
+    for k in all {
+        if k.kver == which {
+            return Ok(vec![k]);
+        }
+    }
+    bail!("no kernel {which:?} (use all, a suite name, or a cached kernel release)")
+}
+
+/// `--kernel` value for Debian 12's own kernel, which has no sched_ext.
+pub const PLAIN_KERNEL: &str = "bookworm";
+/// The scenario for a kernel without sched_ext.
+const PLAIN_SCENARIO: &str = "nosched";
+
+/// Debian 12's own cloud kernel (6.1, no sched_ext), from the host's apt sources, cached.
+fn plain_kernel() -> Result<Kernel> {
+    let dir = util::cache_dir()?.join("sysguest/kernel-bookworm");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
+    if let (Ok(kver), Ok(version)) = (read("kver"), read("version")) {
+        if dir.join("vmlinuz").is_file() && dir.join("config").is_file() {
+            return Ok(Kernel {
+                suite: PLAIN_KERNEL.to_string(),
+                kver,
+                version,
+                dir,
+            });
+        }
+    }
+    if !util::is_root() {
+        bail!("downloading Debian 12's kernel needs root (apt-get download)");
+    }
+    let depends = match util::stdout_of(
+        Command::new("apt-cache").args(["depends", "linux-image-cloud-amd64"]),
+    ) {
+        Ok(text) if text.contains("linux-image-") => text,
+        _ => {
+            util::run(Command::new("apt-get").args(["-q", "update"])).context("apt-get update")?;
+            util::stdout_of(Command::new("apt-cache").args(["depends", "linux-image-cloud-amd64"]))?
+        }
+    };
+    let package = depends
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
+        .with_context(|| format!("no kernel package in: {depends}"))?
+        .to_string();
+    let kver = package.trim_start_matches("linux-image-").to_string();
+    let work = util::cache_dir()?.join(format!("sysguest/.kernel-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let result = (|| -> Result<()> {
+        util::run(
+            Command::new("apt-get")
+                .current_dir(&work)
+                .args(["-q", "download", &package]),
+        )
+        .with_context(|| format!("downloading {package}"))?;
+        let deb = std::fs::read_dir(&work)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .context("apt-get download left no .deb")?;
+        let tree = work.join("tree");
+        util::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree))?;
+        let version = util::stdout_of(
+            Command::new("dpkg-deb")
+                .args(["-f"])
+                .arg(&deb)
+                .arg("Version"),
+        )?;
+        let out = work.join("out");
+        std::fs::create_dir_all(&out)?;
+        std::fs::copy(
+            tree.join(format!("boot/vmlinuz-{kver}")),
+            out.join("vmlinuz"),
+        )
+        .context("copying vmlinuz")?;
+        std::fs::copy(tree.join(format!("boot/config-{kver}")), out.join("config"))
+            .context("copying config")?;
+        std::fs::write(out.join("kver"), format!("{kver}\n"))?;
+        std::fs::write(out.join("version"), version)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::rename(&out, &dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    plain_kernel()
+}
+
+/// The cached, packed bookworm user space (`debootstrap`, stripped, cpio + zstd).
+fn ensure_base() -> Result<PathBuf> {
+    let dir = util::cache_dir()?.join("sysguest");
+    let packed = dir.join(format!("{SUITE}-minbase.cpio.zst"));
+    if packed.is_file() {
+        return Ok(packed);
+    }
+    if !util::is_root() {
+        bail!(
+            "the systemd guest is built with debootstrap, which needs root: run `sudo cargo xtask sysvm` once to create {}",
+            packed.display()
+        );
+    }
+    if !util::on_path("debootstrap") {
+        eprintln!("xtask: installing debootstrap");
+        util::run(
+            Command::new("apt-get")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .args(["install", "-y", "--no-install-recommends", "debootstrap"]),
+        )
+        .context("installing debootstrap")?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let root = dir.join(format!("{SUITE}.tmp-{}", std::process::id()));
+    eprintln!(
+        "xtask: debootstrap {SUITE} into {} (about a minute)",
+        root.display()
+    );
+    let result = (|| -> Result<()> {
+        util::run(
+            Command::new("debootstrap")
+                .args(["--variant=minbase", "--include=systemd-sysv", SUITE])
+                .arg(&root)
+                .arg(MIRROR),
+        )
+        .context("debootstrap (needs the Debian archive)")?;
+        for strip in [
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/info",
+            "usr/share/locale",
+            "var/cache/apt",
+            "var/lib/apt/lists",
+            "var/cache/debconf",
+        ] {
+            let p = root.join(strip);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        let tmp = dir.join(format!(".{SUITE}.cpio.zst.tmp"));
+        let script = format!(
+            "set -e; cd '{}'; find . -print0 | cpio --null -o -H newc --quiet | zstd -q -T0 -10 -f -o '{}'",
+            root.display(),
+            tmp.display()
+        );
+        util::run(Command::new("sh").args(["-c", &script])).context("packing the guest")?;
+        std::fs::rename(&tmp, &packed).with_context(|| format!("creating {}", packed.display()))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    result?;
+    Ok(packed)
+}
+
+/// The unit that runs the scenarios once multi-user is reached, then powers off.
+const TEST_UNIT: &str = "[Unit]
+Description=scx scenarios
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /scenarios/run-all.sh
+StandardInput=null
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+TimeoutStartSec=infinity
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+";
+
+fn driver_script(scenarios: &[String], timeout_secs: u64) -> String {
+    let mut s = String::from(
+        r#"#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+echo 5 > /proc/sys/kernel/printk
+read -r up _ < /proc/uptime
+echo "@@SCX boot kernel=$(uname -r) nproc=$(nproc) uptime=${up}@@"
+systemctl is-system-running
+run() {
+    echo "@@SCX begin $1@@"
+    (cd /tmp && timeout -s KILL "$2" sh "/scenarios/$1.sh" </dev/null 2>&1)
+    rc=$?
+    echo "@@SCX end $1 rc=$rc@@"
+    # The next scenario starts from a stopped service, the shipped configuration and EEVDF.
+    systemctl stop scx >/dev/null 2>&1
+    systemctl reset-failed scx >/dev/null 2>&1
+    for comm in /proc/[0-9]*/comm; do
+        case "$(cat "$comm" 2>/dev/null)" in
+            scx_*) p=${comm#/proc/}; kill -9 "${p%/comm}" 2>/dev/null ;;
+        esac
+    done
+    n=0
+    while [ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = enabled ] && [ $n -lt 50 ]; do
+        sleep 0.2
+        n=$((n + 1))
+    done
+    rm -rf /run/systemd/system/scx.service.d
+    systemctl daemon-reload
+    cp /scenarios/default-scx /etc/default/scx
+    chmod 644 /etc/default/scx
+}
+"#,
+    );
+    for name in scenarios {
+        s.push_str(&format!("run {name} {timeout_secs}\n"));
+    }
+    s.push_str(&format!(
+        r#"if dmesg | grep -qE '{PROBLEM_REGEX}'; then
+    echo "@@SCX dmesg begin@@"
+    dmesg
+    echo "@@SCX dmesg end@@"
+fi
+echo "{done}"
+sync
+# Straight to the kernel: nothing in the guest needs an orderly shutdown.
+systemctl poweroff -ff
+"#,
+        done = marker::DONE
+    ));
+    s
+}
+
+/// The per-run layer: our binaries, the unit, the configuration, the scenarios.
+fn overlay(
+    kernel: &Kernel,
+    binaries: &[PathBuf],
+    scenarios: &[String],
+    timeout_secs: u64,
+    out: &Path,
+) -> Result<()> {
+    let root = util::repo_root()?;
+    let mut a = Archive::new();
+    for bin in binaries {
+        let name = bin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "scx-loader" || name.starts_with("scx_") {
+            a.host_file(&format!("usr/sbin/{name}"), bin)?;
+        }
+    }
+    a.host_file(
+        "usr/lib/systemd/system/scx.service",
+        &root.join("systemd/scx.service"),
+    )?;
+    let default_conf = root.join("etc/default/scx");
+    let conf = std::fs::read(&default_conf)
+        .with_context(|| format!("reading {}", default_conf.display()))?;
+    a.file("etc/default/scx", 0o644, conf.clone())?;
+    a.file("scenarios/default-scx", 0o644, conf)?;
+    a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
+    a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
+    a.symlink(
+        "etc/systemd/system/multi-user.target.wants/scx-test.service",
+        "/etc/systemd/system/scx-test.service",
+    )?;
+    a.file("etc/hostname", 0o644, "scx-sysvm\n")?;
+    a.host_file(&format!("boot/config-{}", kernel.kver), &kernel.config())?;
+    let dir = scenario_dir()?;
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.is_file() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            a.host_file(&format!("scenarios/{name}"), &path)?;
+        }
+    }
+    a.host_file("scenarios/vmlib.sh", &root.join("tests/vm/lib.sh"))?;
+    a.file(
+        "scenarios/run-all.sh",
+        0o755,
+        driver_script(scenarios, timeout_secs),
+    )?;
+    let bytes = a.to_bytes()?;
+    let mut child = Command::new("zstd")
+        .args(["-q", "-f", "-3", "-o"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("failed to start zstd")?;
+    child
+        .stdin
+        .take()
+        .context("zstd has no stdin")?
+        .write_all(&bytes)
+        .context("writing to zstd")?;
+    let status = child.wait().context("waiting for zstd")?;
+    if !status.success() {
+        bail!("zstd failed ({status})");
+    }
+    Ok(())
+}
+
+/// One console line and when it came.
+struct Line {
+    at: Duration,
+    text: String,
+}
+
+/// Boots one kernel with the image; returns the console lines and whether the host gave up.
+fn boot(
+    kernel: &Kernel,
+    initrd: &Path,
+    opts: &Options,
+    log_path: &Path,
+) -> Result<(Vec<Line>, bool)> {
+    let mut log =
+        File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let accel = match opts.tcg {
+        TcgThreads::Multi => "tcg,thread=multi",
+        TcgThreads::Single => "tcg,thread=single",
+    };
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(["-accel", accel, "-cpu", "max"])
+        .args([
+            "-smp",
+            &opts.smp.to_string(),
+            "-m",
+            &opts.mem_mb.to_string(),
+        ])
+        .args(["-nographic", "-no-reboot", "-kernel"])
+        .arg(kernel.vmlinuz())
+        .arg("-initrd")
+        .arg(initrd)
+        .args([
+            "-append",
+            "console=ttyS0 rdinit=/sbin/init panic=-1 quiet systemd.show_status=error",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    writeln!(log, "# {}", util::describe(&cmd)).context("writing the VM log")?;
+    eprintln!(
+        "xtask: booting {} (systemd guest), log {}",
+        kernel.kver,
+        log_path.display()
+    );
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to start `{}`", util::describe(&cmd)))?;
+    let (tx, rx) = mpsc::channel::<Option<String>>();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut buf = Vec::new();
+            while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                let text: String = String::from_utf8_lossy(&buf)
+                    .chars()
+                    .filter(|c| !c.is_control() || *c == '\t')
+                    .collect();
+                buf.clear();
+                if tx.send(Some(text)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        });
+    }
+    drop(tx);
+    let start = Instant::now();
+    let scenario_limit = Duration::from_secs(opts.timeout_secs) + SCENARIO_GRACE;
+    let mut deadline = start + BOOT_ALLOWANCE;
+    let mut open = 2;
+    let mut lines = Vec::new();
+    let mut timed_out = false;
+    while open > 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            timed_out = true;
+            break;
+        }
+        match rx.recv_timeout(deadline - now) {
+            Ok(Some(text)) => {
+                println!("[{}] {text}", kernel.kver);
+                writeln!(log, "{text}").context("writing the VM log")?;
+                if text.contains(marker::BEGIN) {
+                    deadline = Instant::now() + scenario_limit;
+                } else if text.contains(marker::END) || text.contains(marker::BOOT) {
+                    deadline = Instant::now() + BOOT_ALLOWANCE;
+                }
+                lines.push(Line {
+                    at: start.elapsed(),
+                    text,
+                });
+            }
+            Ok(None) => open -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if timed_out {
+        writeln!(log, "# qemu killed after the time limit").context("writing the VM log")?;
+    }
+    Ok((lines, timed_out))
+}
+
+/// Scenario verdicts and kernel problems of one boot.
+fn evaluate(lines: &[Line], timed_out: bool, scenarios: &[String], tag: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut cursor = 0;
+    for name in scenarios {
+        let begin = format!("{}{name}@@", marker::BEGIN);
+        let end = format!("{}{name} rc=", marker::END);
+        let began = lines[cursor..]
+            .iter()
+            .position(|l| l.text.contains(&begin))
+            .map(|i| i + cursor);
+        let from = began.unwrap_or(cursor);
+        let ended = lines[from..].iter().enumerate().find_map(|(i, l)| {
+            let at = l.text.find(&end)?;
+            let rc: String = l.text[at + end.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            Some((i + from, rc.parse::<i32>().unwrap_or(-1)))
+        });
+        if let Some((e, _)) = ended {
+            cursor = e + 1;
+        }
+        let (passed, detail) = match (began, ended) {
+            (Some(b), Some((e, 0))) => (
+                true,
+                format!("{:.1} s", (lines[e].at - lines[b].at).as_secs_f64()),
+            ),
+            (b, Some((e, rc))) => {
+                let last_fail = lines[b.unwrap_or(0)..e]
+                    .iter()
+                    .rev()
+                    .find(|l| l.text.contains("FAIL:"))
+                    .map(|l| format!(": {}", l.text.trim()))
+                    .unwrap_or_default();
+                (false, format!("rc={rc}{last_fail}"))
+            }
+            (Some(_), None) if timed_out => (false, "no end marker: ran out of time".into()),
+            (Some(_), None) => (false, "no end marker: the VM stopped mid-scenario".into()),
+            (None, _) => (false, "never started".into()),
+        };
+        checks.push(Check {
+            name: format!("systemd/{name} [{tag}]"),
+            passed,
+            detail,
+        });
+    }
+    let mut reported = false;
+    for (i, line) in lines.iter().enumerate() {
+        if reported {
+            break;
+        }
+        if let Some(problem) = vm::kernel_problem(&line.text) {
+            reported = true;
+            let excerpt: Vec<String> = lines[i.saturating_sub(5)..(i + 15).min(lines.len())]
+                .iter()
+                .map(|l| format!("    | {}", l.text))
+                .collect();
+            checks.push(Check {
+                name: format!("kernel problem [{tag}]"),
+                passed: false,
+                detail: format!("{problem}\n{}", excerpt.join("\n")),
+            });
+        }
+    }
+    if !lines.iter().any(|l| l.text.contains(marker::BOOT)) {
+        checks.push(Check {
+            name: format!("systemd boot [{tag}]"),
+            passed: false,
+            detail: "the scenario unit never started (see the VM log)".into(),
+        });
+    }
+    checks
+}
+
+/// Runs the scenarios on the selected kernels; returns every check.
+pub fn run(opts: &Options) -> Result<Vec<Check>> {
+    let (scenarios, kernels) = if opts.kernel == PLAIN_KERNEL {
+        let scenarios = if opts.scenarios.is_empty() {
+            vec![PLAIN_SCENARIO.to_string()]
+        } else {
+            resolve_scenarios(&opts.scenarios)?
+        };
+        (scenarios, vec![plain_kernel()?])
+    } else {
+        (
+            resolve_scenarios(&opts.scenarios)?,
+            select_kernels(&opts.kernel, opts.fetch)?,
+        )
+    };
+    let base = ensure_base()?;
+    let binaries = if opts.build {
+        vm::build_binaries()?
+    } else {
+        let dir = target_dir()?.join("release");
+        std::fs::read_dir(&dir)
+            .with_context(|| {
+                format!(
+                    "reading {} (build first, or drop --no-build)",
+                    dir.display()
+                )
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| util::is_executable(p) && p.extension().is_none())
+            .collect()
+    };
+    if !binaries.iter().any(|b| b.ends_with("scx-loader")) {
+        bail!("no scx-loader among the built binaries (build with `cargo build --release --workspace`)");
+    }
+    let logs = target_dir()?.join("vm-logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let work = std::env::temp_dir().join(format!("scx-sysvm-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let mut checks = Vec::new();
+    let result = (|| -> Result<()> {
+        for kernel in &kernels {
+            let layer = work.join("overlay.cpio.zst");
+            overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
+            // Concatenated zstd frames decompress to the base archive followed by the overlay,
+            // whose files replace the base's.
+            let initrd = work.join("initrd.cpio.zst");
+            let mut out = File::create(&initrd).context("creating the initrd")?;
+            for part in [&base, &layer] {
+                let mut f =
+                    File::open(part).with_context(|| format!("opening {}", part.display()))?;
+                std::io::copy(&mut f, &mut out).context("writing the initrd")?;
+            }
+            drop(out);
+            let stamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .context("system clock before 1970")?
+                .as_secs();
+            let log = logs.join(format!("{stamp}-sysvm-{}.log", kernel.kver));
+            let (lines, timed_out) = boot(kernel, &initrd, opts, &log)?;
+            checks.extend(evaluate(&lines, timed_out, &scenarios, &kernel.kver));
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    Ok(checks)
+}
+
+/// `cargo xtask sysvm`: run and report; returns the number of failures.
+pub fn command(opts: &Options) -> Result<usize> {
+    let checks = run(opts)?;
+    Ok(vm::report(&checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(texts: &[&str]) -> Vec<Line> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Line {
+                at: Duration::from_secs(i as u64),
+                text: t.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verdicts_from_markers() {
+        let console = lines(&[
+            "@@SCX boot kernel=7.3 nproc=2 uptime=9.1@@",
+            "@@SCX begin start@@",
+            "ok: fine",
+            "@@SCX end start rc=0@@",
+            "@@SCX begin reload@@",
+            "FAIL: MainPID changed",
+            "@@SCX end reload rc=1@@",
+            "@@SCX done@@",
+        ]);
+        let names: Vec<String> = ["start", "reload", "kill9"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let checks = evaluate(&console, false, &names, "k");
+        assert_eq!(checks.len(), 3);
+        assert!(checks[0].passed, "{:?}", checks[0]);
+        assert_eq!(checks[0].detail, "2.0 s");
+        assert!(!checks[1].passed);
+        assert_eq!(checks[1].detail, "rc=1: FAIL: MainPID changed");
+        assert_eq!(checks[2].detail, "never started");
+    }
+
+    #[test]
+    fn kernel_problems_and_missing_boot_are_failures() {
+        let console = lines(&["[    5.100000] BUG: kernel NULL pointer dereference, address: 0"]);
+        let checks = evaluate(&console, true, &[], "k");
+        assert!(checks
+            .iter()
+            .any(|c| c.name == "kernel problem [k]" && !c.passed));
+        assert!(checks
+            .iter()
+            .any(|c| c.name == "systemd boot [k]" && !c.passed));
+    }
+
+    #[test]
+    fn driver_runs_each_scenario_and_powers_off() {
+        let script = driver_script(&["start".to_string(), "reload".to_string()], 60);
+        assert!(script.contains("run start 60\nrun reload 60\n"));
+        assert!(script.contains(marker::DONE));
+        assert!(script.contains("systemctl poweroff -ff"));
+    }
+}
