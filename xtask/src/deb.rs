@@ -466,6 +466,73 @@ fn lintian(files: &[&Path]) -> Result<()> {
     Ok(())
 }
 
+/// The same package as version `-2` with a changed default configuration: what an upgrade that
+/// touches the conffile looks like, for the install test.
+pub fn upgrade_variant(deb: &Path) -> Result<PathBuf> {
+    let dir = deb
+        .parent()
+        .context("the .deb has no directory")?
+        .join("upgrade");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    util::run(Command::new("dpkg-deb").arg("-R").arg(deb).arg(&tree))
+        .context("unpacking the .deb")?;
+    let control_path = tree.join("DEBIAN/control");
+    let control = std::fs::read_to_string(&control_path).context("reading DEBIAN/control")?;
+    let version = control
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .context("DEBIAN/control has no Version")?
+        .to_string();
+    let (upstream, _) = version
+        .rsplit_once('-')
+        .with_context(|| format!("version {version} has no Debian revision"))?;
+    let next = format!("{upstream}-2");
+    std::fs::write(
+        &control_path,
+        control.replace(&format!("Version: {version}"), &format!("Version: {next}")),
+    )
+    .context("writing DEBIAN/control")?;
+    let conf = tree.join("etc/default/scx");
+    let mut text = std::fs::read_to_string(&conf).context("reading etc/default/scx")?;
+    text.push_str("\n# Shipped with the upgrade: the administrator's copy stays in place.\n");
+    std::fs::write(&conf, text).context("writing etc/default/scx")?;
+    let out = dir.join(format!("scx_{next}_amd64.deb"));
+    util::run(
+        Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-Zxz", "-b"])
+            .arg(&tree)
+            .arg(&out),
+    )
+    .context("packing the upgrade .deb")?;
+    Ok(out)
+}
+
+/// The `.deb` the last `cargo xtask deb` built.
+pub fn last_built() -> Result<PathBuf> {
+    let out = out_dir()?;
+    std::fs::read_dir(&out)
+        .with_context(|| format!("reading {} (run `cargo xtask deb` first)", out.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with("scx_") && name.ends_with(".deb")
+        })
+        .with_context(|| {
+            format!(
+                "no scx_*.deb in {} (run `cargo xtask deb` first)",
+                out.display()
+            )
+        })
+}
+
 /// The output directory of `cargo xtask deb`.
 pub fn out_dir() -> Result<PathBuf> {
     Ok(crate::vm::target_dir()?.join("deb"))

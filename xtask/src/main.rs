@@ -135,7 +135,20 @@ enum Cmd {
         scenarios: Vec<String>,
     },
     /// Build the Debian source package, then the .deb from it offline, and run lintian
-    Deb,
+    Deb {
+        /// Then install it on clean systemd guests (with an upgrade, remove and purge)
+        #[arg(long)]
+        install_test: bool,
+        /// Use the .deb of the last build instead of building again
+        #[arg(long, requires = "install_test")]
+        no_build: bool,
+        /// Kernel of the install test: `all`, a suite or a kernel release
+        #[arg(long, default_value = "all")]
+        kernel: String,
+        /// TCG threading for the install test
+        #[arg(long, value_enum, default_value = "single")]
+        tcg: vm::TcgThreads,
+    },
     /// Lay out the snap from a release build, pack it with `snap pack` and check it
     Snap,
     /// Refresh the generated man pages and shell completions from the binaries' --generate
@@ -254,9 +267,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             return Ok(exit_for(sysguest::command(&opts)?));
         }
-        Cmd::Deb => {
+        Cmd::Deb {
+            install_test,
+            no_build,
+            kernel,
+            tcg,
+        } => {
             host::ensure()?;
-            deb::command()?;
+            let deb = if no_build {
+                deb::last_built()?
+            } else {
+                deb::command()?
+            };
+            if install_test {
+                let upgrade = deb::upgrade_variant(&deb)?;
+                let opts = sysguest::Options {
+                    kernel,
+                    tcg,
+                    smp: 2,
+                    mem_mb: 1024,
+                    timeout_secs: 300,
+                    build: false,
+                    fetch: Fetch::Offline,
+                    scenarios: Vec::new(),
+                };
+                let checks = sysguest::run_package(&opts, &[deb, upgrade])?;
+                return Ok(exit_for(vm::report(&checks)));
+            }
         }
         Cmd::Snap => {
             host::ensure()?;

@@ -20,6 +20,11 @@ use crate::vm::{self, Check, TcgThreads};
 /// The Debian release of the guest's user space.
 const SUITE: &str = "bookworm";
 const MIRROR: &str = "http://deb.debian.org/debian";
+/// Packages beyond minbase: systemd as init, and what the package test checks (man pages, bash
+/// completion).
+const BASE_PACKAGES: &str = "systemd-sysv,man-db,bash-completion";
+/// Names the cached image; bump it when [`BASE_PACKAGES`] or the stripping changes.
+const BASE_REVISION: &str = "2";
 /// Scenario helpers, sourced rather than run.
 const LIBRARY: &str = "lib.sh";
 /// Time from qemu start to the first marker (systemd reaching multi-user under TCG).
@@ -196,7 +201,7 @@ fn plain_kernel() -> Result<Kernel> {
 /// The cached, packed bookworm user space (`debootstrap`, stripped, cpio + zstd).
 fn ensure_base() -> Result<PathBuf> {
     let dir = util::cache_dir()?.join("sysguest");
-    let packed = dir.join(format!("{SUITE}-minbase.cpio.zst"));
+    let packed = dir.join(format!("{SUITE}-minbase-{BASE_REVISION}.cpio.zst"));
     if packed.is_file() {
         return Ok(packed);
     }
@@ -224,7 +229,11 @@ fn ensure_base() -> Result<PathBuf> {
     let result = (|| -> Result<()> {
         util::run(
             Command::new("debootstrap")
-                .args(["--variant=minbase", "--include=systemd-sysv", SUITE])
+                .args([
+                    "--variant=minbase",
+                    &format!("--include={BASE_PACKAGES}"),
+                    SUITE,
+                ])
                 .arg(&root)
                 .arg(MIRROR),
         )
@@ -276,6 +285,12 @@ FailureAction=poweroff-force
 ";
 
 fn driver_script(scenarios: &[String], timeout_secs: u64) -> String {
+    driver_script_for(scenarios, timeout_secs, true)
+}
+
+/// `restore_config`: put the shipped /etc/default/scx back after each scenario (the package
+/// scenarios own that file through dpkg instead).
+fn driver_script_for(scenarios: &[String], timeout_secs: u64, restore_config: bool) -> String {
     let mut s = String::from(
         r#"#!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -303,11 +318,15 @@ run() {
     done
     rm -rf /run/systemd/system/scx.service.d
     systemctl daemon-reload
+    [ -f /scenarios/default-scx ] || return 0
     cp /scenarios/default-scx /etc/default/scx
     chmod 644 /etc/default/scx
 }
 "#,
     );
+    if !restore_config {
+        s = s.replace("[ -f /scenarios/default-scx ] || return 0", "return 0");
+    }
     for name in scenarios {
         s.push_str(&format!("run {name} {timeout_secs}\n"));
     }
@@ -658,6 +677,125 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
             let log = logs.join(format!("{stamp}-sysvm-{}.log", kernel.kver));
             let (lines, timed_out) = boot(kernel, &initrd, opts, &log)?;
             checks.extend(evaluate(&lines, timed_out, &scenarios, &kernel.kver));
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    Ok(checks)
+}
+
+/// The per-run layer of the package test: no scx files at all, the `.deb`s in /scenarios/pkg,
+/// the scenarios of tests/package and the helper libraries.
+fn package_overlay(
+    kernel: &Kernel,
+    debs: &[PathBuf],
+    scenarios: &[String],
+    timeout_secs: u64,
+    out: &Path,
+) -> Result<()> {
+    let root = util::repo_root()?;
+    let mut a = Archive::new();
+    for deb in debs {
+        let name = deb
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .context("a package without a file name")?;
+        a.host_file(&format!("scenarios/pkg/{name}"), deb)?;
+    }
+    a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
+    a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
+    a.symlink(
+        "etc/systemd/system/multi-user.target.wants/scx-test.service",
+        "/etc/systemd/system/scx-test.service",
+    )?;
+    a.file("etc/hostname", 0o644, "scx-sysvm\n")?;
+    a.host_file(&format!("boot/config-{}", kernel.kver), &kernel.config())?;
+    for name in scenarios {
+        a.host_file(
+            &format!("scenarios/{name}.sh"),
+            &root.join(format!("tests/package/{name}.sh")),
+        )?;
+    }
+    a.host_file("scenarios/lib.sh", &root.join("tests/systemd/lib.sh"))?;
+    a.host_file("scenarios/vmlib.sh", &root.join("tests/vm/lib.sh"))?;
+    a.file(
+        "scenarios/run-all.sh",
+        0o755,
+        driver_script_for(scenarios, timeout_secs, false),
+    )?;
+    let bytes = a.to_bytes()?;
+    let mut child = Command::new("zstd")
+        .args(["-q", "-f", "-3", "-o"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("failed to start zstd")?;
+    child
+        .stdin
+        .take()
+        .context("zstd has no stdin")?
+        .write_all(&bytes)
+        .context("writing to zstd")?;
+    let status = child.wait().context("waiting for zstd")?;
+    if !status.success() {
+        bail!("zstd failed ({status})");
+    }
+    Ok(())
+}
+
+/// The scenarios of tests/package, sorted.
+pub fn package_scenarios() -> Result<Vec<String>> {
+    let dir = util::repo_root()?.join("tests/package");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let file = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".sh") {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Installs the `.deb`s on a clean guest per selected kernel and runs the package scenarios.
+pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
+    let scenarios = if opts.scenarios.is_empty() {
+        package_scenarios()?
+    } else {
+        opts.scenarios.clone()
+    };
+    let kernels = select_kernels(&opts.kernel, opts.fetch)?;
+    let base = ensure_base()?;
+    let logs = target_dir()?.join("vm-logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let work = std::env::temp_dir().join(format!("scx-pkgvm-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let mut checks = Vec::new();
+    let result = (|| -> Result<()> {
+        for kernel in &kernels {
+            let layer = work.join("overlay.cpio.zst");
+            package_overlay(kernel, debs, &scenarios, opts.timeout_secs, &layer)?;
+            let initrd = work.join("initrd.cpio.zst");
+            let mut out = File::create(&initrd).context("creating the initrd")?;
+            for part in [&base, &layer] {
+                let mut f =
+                    File::open(part).with_context(|| format!("opening {}", part.display()))?;
+                std::io::copy(&mut f, &mut out).context("writing the initrd")?;
+            }
+            drop(out);
+            let stamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .context("system clock before 1970")?
+                .as_secs();
+            let log = logs.join(format!("{stamp}-pkgvm-{}.log", kernel.kver));
+            let (lines, timed_out) = boot(kernel, &initrd, opts, &log)?;
+            checks.extend(evaluate(
+                &lines,
+                timed_out,
+                &scenarios,
+                &format!("package, {}", kernel.kver),
+            ));
         }
         Ok(())
     })();

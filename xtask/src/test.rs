@@ -170,6 +170,40 @@ pub fn command(opts: &Options) -> Result<usize> {
             checks.extend(sys_checks);
         }
         if !opts.quick {
+            step(&mut checks, "cargo xtask snap (pack and check)", || {
+                crate::snap::command().map(|_| ())
+            });
+            let mut deb = None;
+            step(
+                &mut checks,
+                "cargo xtask deb (offline build from the .dsc, lintian)",
+                || {
+                    deb = Some(crate::deb::command()?);
+                    Ok(())
+                },
+            );
+            if let Some(deb) = deb {
+                let mut pkg_checks = Vec::new();
+                // The package's behaviour does not depend on the kernel: one is enough.
+                let pkg_opts = crate::sysguest::Options {
+                    kernel: kernel::SUITES[0].to_string(),
+                    tcg: opts.tcg,
+                    smp: 2,
+                    mem_mb: 1024,
+                    timeout_secs: 300,
+                    build: false,
+                    fetch: Fetch::Offline,
+                    scenarios: Vec::new(),
+                };
+                if step(&mut checks, "package install test", || {
+                    let upgrade = crate::deb::upgrade_variant(&deb)?;
+                    pkg_checks = crate::sysguest::run_package(&pkg_opts, &[deb.clone(), upgrade])?;
+                    Ok(())
+                }) {
+                    checks.pop();
+                }
+                checks.extend(pkg_checks);
+            }
             // A smoke run of the benchmark: fails only when something does not run.
             step(&mut checks, "cargo xtask bench --quick", || {
                 let args = crate::bench::BenchArgs::quick_for_test(opts.tcg, Fetch::Offline, false);
