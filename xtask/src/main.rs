@@ -157,7 +157,8 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Build and boot the trixie-backports kernel with the `demo` scenario
+    /// Build the .deb, install it on a Debian guest booted on a sched_ext kernel, enable the
+    /// service and show its status, the kernel's state and the journal
     Demo {
         /// TCG threading for the VM run
         #[arg(long, value_enum, default_value = "single")]
@@ -165,7 +166,7 @@ enum Cmd {
         /// Time limit of the demo inside the guest, in seconds
         #[arg(long = "timeout", default_value_t = 600)]
         timeout_secs: u64,
-        /// Do not build; use the executables already in target/release
+        /// Do not build; use the .deb of the last `cargo xtask deb`
         #[arg(long)]
         no_build: bool,
         #[command(flatten)]
@@ -313,17 +314,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fetch,
         } => {
             host::ensure()?;
-            let opts = vm::Options {
+            let deb = if no_build {
+                deb::last_built()?
+            } else {
+                deb::command()?
+            };
+            let opts = sysguest::Options {
                 kernel: kernel::SUITES[0].to_string(),
-                smp: 2,
                 tcg,
+                smp: 2,
                 mem_mb: 1024,
                 timeout_secs,
-                build: !no_build,
+                build: false,
                 fetch: fetch.mode(),
-                scenarios: vec!["demo".to_string()],
+                scenarios: vec!["demo/show".to_string()],
             };
-            return Ok(exit_for(vm::command(&opts)?));
+            let checks = sysguest::run_package(&opts, &[deb])?;
+            return Ok(exit_for(vm::report(&checks)));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -116,8 +116,7 @@ pub fn check(snap: &Path) -> Result<()> {
         "base: core24",
         "confinement: classic",
         "daemon: notify",
-        "command: usr/sbin/scx-loader run",
-        "SCX_CONFIG: $SNAP_DATA/scx",
+        "command: usr/sbin/scx-loader run --config $SNAP_DATA/scx",
     ] {
         if !meta.contains(needle) {
             bail!("meta/snap.yaml of {} lacks `{needle}`", snap.display());
