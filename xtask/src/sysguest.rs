@@ -346,6 +346,41 @@ systemctl poweroff -ff
     s
 }
 
+/// What every run's layer has: no getty on the console, the unit that runs the scenarios, a
+/// host name, and the kernel's config where the loader's checks look for it.
+fn guest_basics(a: &mut Archive, kernel: &Kernel) -> Result<()> {
+    a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
+    a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
+    a.symlink(
+        "etc/systemd/system/multi-user.target.wants/scx-test.service",
+        "/etc/systemd/system/scx-test.service",
+    )?;
+    a.file("etc/hostname", 0o644, "scx-sysvm\n")?;
+    a.host_file(&format!("boot/config-{}", kernel.kver), &kernel.config())
+}
+
+/// Writes a layer as a zstd-compressed cpio archive.
+fn write_layer(a: &Archive, out: &Path) -> Result<()> {
+    let bytes = a.to_bytes()?;
+    let mut child = Command::new("zstd")
+        .args(["-q", "-f", "-3", "-o"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("failed to start zstd")?;
+    child
+        .stdin
+        .take()
+        .context("zstd has no stdin")?
+        .write_all(&bytes)
+        .context("writing to zstd")?;
+    let status = child.wait().context("waiting for zstd")?;
+    if !status.success() {
+        bail!("zstd failed ({status})");
+    }
+    Ok(())
+}
+
 /// The per-run layer: our binaries, the unit, the configuration, the scenarios.
 fn overlay(
     kernel: &Kernel,
@@ -374,14 +409,7 @@ fn overlay(
         .with_context(|| format!("reading {}", default_conf.display()))?;
     a.file("etc/default/scx", 0o644, conf.clone())?;
     a.file("scenarios/default-scx", 0o644, conf)?;
-    a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
-    a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
-    a.symlink(
-        "etc/systemd/system/multi-user.target.wants/scx-test.service",
-        "/etc/systemd/system/scx-test.service",
-    )?;
-    a.file("etc/hostname", 0o644, "scx-sysvm\n")?;
-    a.host_file(&format!("boot/config-{}", kernel.kver), &kernel.config())?;
+    guest_basics(&mut a, kernel)?;
     let dir = scenario_dir()?;
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry
@@ -401,24 +429,7 @@ fn overlay(
         0o755,
         driver_script(scenarios, timeout_secs),
     )?;
-    let bytes = a.to_bytes()?;
-    let mut child = Command::new("zstd")
-        .args(["-q", "-f", "-3", "-o"])
-        .arg(out)
-        .stdin(Stdio::piped())
-        .spawn()
-        .context("failed to start zstd")?;
-    child
-        .stdin
-        .take()
-        .context("zstd has no stdin")?
-        .write_all(&bytes)
-        .context("writing to zstd")?;
-    let status = child.wait().context("waiting for zstd")?;
-    if !status.success() {
-        bail!("zstd failed ({status})");
-    }
-    Ok(())
+    write_layer(&a, out)
 }
 
 /// One console line and when it came.
@@ -617,6 +628,32 @@ fn evaluate(lines: &[Line], timed_out: bool, scenarios: &[String], tag: &str) ->
     checks
 }
 
+/// Boots `kernel` with the base image and a layer over it; logs to `logs/<stamp>-<tag>-<kver>`.
+fn boot_layered(
+    kernel: &Kernel,
+    base: &Path,
+    layer: &Path,
+    opts: &Options,
+    logs: &Path,
+    tag: &str,
+) -> Result<(Vec<Line>, bool)> {
+    // Concatenated zstd frames decompress to the base archive followed by the layer, whose
+    // files replace the base's.
+    let initrd = layer.with_file_name("initrd.cpio.zst");
+    let mut out = File::create(&initrd).context("creating the initrd")?;
+    for part in [base, layer] {
+        let mut f = File::open(part).with_context(|| format!("opening {}", part.display()))?;
+        std::io::copy(&mut f, &mut out).context("writing the initrd")?;
+    }
+    drop(out);
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_secs();
+    let log = logs.join(format!("{stamp}-{tag}-{}.log", kernel.kver));
+    boot(kernel, &initrd, opts, &log)
+}
+
 /// Runs the scenarios on the selected kernels; returns every check.
 pub fn run(opts: &Options) -> Result<Vec<Check>> {
     let (scenarios, kernels) = if opts.kernel == PLAIN_KERNEL {
@@ -660,22 +697,7 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
         for kernel in &kernels {
             let layer = work.join("overlay.cpio.zst");
             overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
-            // Concatenated zstd frames decompress to the base archive followed by the overlay,
-            // whose files replace the base's.
-            let initrd = work.join("initrd.cpio.zst");
-            let mut out = File::create(&initrd).context("creating the initrd")?;
-            for part in [&base, &layer] {
-                let mut f =
-                    File::open(part).with_context(|| format!("opening {}", part.display()))?;
-                std::io::copy(&mut f, &mut out).context("writing the initrd")?;
-            }
-            drop(out);
-            let stamp = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .context("system clock before 1970")?
-                .as_secs();
-            let log = logs.join(format!("{stamp}-sysvm-{}.log", kernel.kver));
-            let (lines, timed_out) = boot(kernel, &initrd, opts, &log)?;
+            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, "sysvm")?;
             checks.extend(evaluate(&lines, timed_out, &scenarios, &kernel.kver));
         }
         Ok(())
@@ -703,14 +725,7 @@ fn package_overlay(
             .context("a package without a file name")?;
         a.host_file(&format!("scenarios/pkg/{name}"), deb)?;
     }
-    a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
-    a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
-    a.symlink(
-        "etc/systemd/system/multi-user.target.wants/scx-test.service",
-        "/etc/systemd/system/scx-test.service",
-    )?;
-    a.file("etc/hostname", 0o644, "scx-sysvm\n")?;
-    a.host_file(&format!("boot/config-{}", kernel.kver), &kernel.config())?;
+    guest_basics(&mut a, kernel)?;
     for name in scenarios {
         a.host_file(
             &format!("scenarios/{name}.sh"),
@@ -724,24 +739,7 @@ fn package_overlay(
         0o755,
         driver_script_for(scenarios, timeout_secs, false),
     )?;
-    let bytes = a.to_bytes()?;
-    let mut child = Command::new("zstd")
-        .args(["-q", "-f", "-3", "-o"])
-        .arg(out)
-        .stdin(Stdio::piped())
-        .spawn()
-        .context("failed to start zstd")?;
-    child
-        .stdin
-        .take()
-        .context("zstd has no stdin")?
-        .write_all(&bytes)
-        .context("writing to zstd")?;
-    let status = child.wait().context("waiting for zstd")?;
-    if !status.success() {
-        bail!("zstd failed ({status})");
-    }
-    Ok(())
+    write_layer(&a, out)
 }
 
 /// The scenarios of tests/package, sorted.
@@ -776,20 +774,7 @@ pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
         for kernel in &kernels {
             let layer = work.join("overlay.cpio.zst");
             package_overlay(kernel, debs, &scenarios, opts.timeout_secs, &layer)?;
-            let initrd = work.join("initrd.cpio.zst");
-            let mut out = File::create(&initrd).context("creating the initrd")?;
-            for part in [&base, &layer] {
-                let mut f =
-                    File::open(part).with_context(|| format!("opening {}", part.display()))?;
-                std::io::copy(&mut f, &mut out).context("writing the initrd")?;
-            }
-            drop(out);
-            let stamp = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .context("system clock before 1970")?
-                .as_secs();
-            let log = logs.join(format!("{stamp}-pkgvm-{}.log", kernel.kver));
-            let (lines, timed_out) = boot(kernel, &initrd, opts, &log)?;
+            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, "pkgvm")?;
             checks.extend(evaluate(
                 &lines,
                 timed_out,
