@@ -143,6 +143,14 @@ pub fn command() -> Result<PathBuf> {
     for bin in BINARIES {
         install(&release.join(bin), &prime.join("usr/sbin").join(bin), 0o755)?;
     }
+    // The shared release build must go back to the packaged scheduler directory.
+    util::run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "scx-loader",
+    ]))
+    .context("rebuilding scx-loader for /usr/sbin")?;
     install(
         &root.join("etc/default/scx"),
         &prime.join("etc/default/scx"),
