@@ -40,8 +40,10 @@ pub fn load_error(name: &str, source: libbpf_rs::Error) -> Error {
     }
 }
 
-/// Attaches the struct_ops `map` and waits until the kernel reports `name` enabled.
+/// Attaches the struct_ops `map` and waits until the kernel reports `name` enabled (or reports
+/// that it already unloaded it again: the exit record then tells why).
 pub fn attach_ops(map: &mut MapMut<'_>, name: &str) -> Result<Link> {
+    let seq_before = kernel::enable_seq();
     let link = map.attach_struct_ops().map_err(|e| {
         // A scheduler that attached between our check and now makes the kernel refuse.
         match kernel::attached_ops() {
@@ -54,7 +56,7 @@ pub fn attach_ops(map: &mut MapMut<'_>, name: &str) -> Result<Link> {
             },
         }
     })?;
-    kernel::wait_attached(name, ATTACH_TIMEOUT)?;
+    kernel::wait_attached(name, seq_before, ATTACH_TIMEOUT)?;
     Ok(link)
 }
 

@@ -117,12 +117,28 @@ pub fn check_can_attach() -> Result<()> {
 }
 
 /// Waits until the kernel reports `name` as the running scheduler; returns how long it took.
-pub fn wait_attached(name: &str, timeout: Duration) -> Result<Duration> {
+///
+/// `enable_seq_before` is `enable_seq` read before attaching: if it moved on and the class is
+/// already disabled again, the scheduler did attach and was unloaded at once (SysRq-S, an
+/// error in its first moments); that is not an attach failure, and the caller's exit record
+/// says what happened.
+pub fn wait_attached(
+    name: &str,
+    enable_seq_before: Option<u64>,
+    timeout: Duration,
+) -> Result<Duration> {
     let start = Instant::now();
     loop {
         let st = state()?;
         if st == State::Enabled && attached_ops().as_deref() == Some(name) {
             return Ok(start.elapsed());
+        }
+        if st == State::Disabled {
+            if let (Some(before), Some(now)) = (enable_seq_before, enable_seq()) {
+                if now > before {
+                    return Ok(start.elapsed());
+                }
+            }
         }
         if start.elapsed() >= timeout {
             return Err(Error::AttachTimeout {
