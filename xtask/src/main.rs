@@ -282,16 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             if install_test {
                 let upgrade = deb::upgrade_variant(&deb)?;
-                let opts = sysguest::Options {
-                    kernel,
-                    tcg,
-                    smp: 2,
-                    mem_mb: 1024,
-                    timeout_secs: 300,
-                    build: false,
-                    fetch: Fetch::Offline,
-                    scenarios: Vec::new(),
-                };
+                let opts = sysguest::package_options(kernel, tcg, 300, Fetch::Offline);
                 let checks = sysguest::run_package(&opts, &[deb, upgrade])?;
                 return Ok(exit_for(vm::report(&checks)));
             }
@@ -320,14 +311,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 deb::command()?
             };
             let opts = sysguest::Options {
-                kernel: kernel::SUITES[0].to_string(),
-                tcg,
-                smp: 2,
-                mem_mb: 1024,
-                timeout_secs,
-                build: false,
-                fetch: fetch.mode(),
                 scenarios: vec!["demo/show".to_string()],
+                ..sysguest::package_options(
+                    kernel::SUITES[0].to_string(),
+                    tcg,
+                    timeout_secs,
+                    fetch.mode(),
+                )
             };
             let checks = sysguest::run_package(&opts, &[deb])?;
             return Ok(exit_for(vm::report(&checks)));

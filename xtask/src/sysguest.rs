@@ -742,6 +742,25 @@ fn package_overlay(
     write_layer(&a, out)
 }
 
+/// Options for a package-guest run on `kernel` (2 vCPUs, 1 GiB, no workspace build).
+pub fn package_options(
+    kernel: String,
+    tcg: TcgThreads,
+    timeout_secs: u64,
+    fetch: Fetch,
+) -> Options {
+    Options {
+        kernel,
+        tcg,
+        smp: 2,
+        mem_mb: 1024,
+        timeout_secs,
+        build: false,
+        fetch,
+        scenarios: Vec::new(),
+    }
+}
+
 /// The scenarios of tests/package, sorted.
 pub fn package_scenarios() -> Result<Vec<String>> {
     let dir = util::repo_root()?.join("tests/package");

@@ -185,16 +185,12 @@ pub fn command(opts: &Options) -> Result<usize> {
             if let Some(deb) = deb {
                 let mut pkg_checks = Vec::new();
                 // The package's behaviour does not depend on the kernel: one is enough.
-                let pkg_opts = crate::sysguest::Options {
-                    kernel: kernel::SUITES[0].to_string(),
-                    tcg: opts.tcg,
-                    smp: 2,
-                    mem_mb: 1024,
-                    timeout_secs: 300,
-                    build: false,
-                    fetch: Fetch::Offline,
-                    scenarios: Vec::new(),
-                };
+                let pkg_opts = crate::sysguest::package_options(
+                    kernel::SUITES[0].to_string(),
+                    opts.tcg,
+                    300,
+                    Fetch::Offline,
+                );
                 if step(&mut checks, "package install test", || {
                     let upgrade = crate::deb::upgrade_variant(&deb)?;
                     pkg_checks = crate::sysguest::run_package(&pkg_opts, &[deb.clone(), upgrade])?;
