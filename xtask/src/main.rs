@@ -128,6 +128,9 @@ enum Cmd {
     Sysvm {
         #[command(flatten)]
         vm: VmArgs,
+        /// Debian release of the guest's user space
+        #[arg(long, value_enum, default_value = "bookworm")]
+        userland: sysguest::Userland,
         /// List the scenarios and exit
         #[arg(long, conflicts_with = "scenarios")]
         list: bool,
@@ -145,6 +148,9 @@ enum Cmd {
         /// Kernel of the install test: `all`, a suite or a kernel release
         #[arg(long, default_value = "all")]
         kernel: String,
+        /// Debian releases to install on, one guest each (default: bookworm and trixie)
+        #[arg(long, value_enum)]
+        userland: Vec<sysguest::Userland>,
         /// TCG threading for the install test
         #[arg(long, value_enum, default_value = "single")]
         tcg: vm::TcgThreads,
@@ -163,6 +169,9 @@ enum Cmd {
         /// TCG threading for the VM run
         #[arg(long, value_enum, default_value = "single")]
         tcg: vm::TcgThreads,
+        /// Debian release of the guest's user space
+        #[arg(long, value_enum, default_value = "trixie")]
+        userland: sysguest::Userland,
         /// Time limit of the demo inside the guest, in seconds
         #[arg(long = "timeout", default_value_t = 600)]
         timeout_secs: u64,
@@ -246,6 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Sysvm {
             vm,
+            userland,
             list,
             scenarios,
         } => {
@@ -258,6 +268,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             host::ensure()?;
             let opts = sysguest::Options {
                 kernel: vm.kernel,
+                userland,
                 tcg: vm.tcg,
                 smp: vm.smp,
                 mem_mb: vm.mem_mb,
@@ -272,6 +283,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             install_test,
             no_build,
             kernel,
+            userland,
             tcg,
         } => {
             host::ensure()?;
@@ -282,8 +294,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             if install_test {
                 let upgrade = deb::upgrade_variant(&deb)?;
-                let opts = sysguest::package_options(kernel, tcg, 300, Fetch::Offline);
-                let checks = sysguest::run_package(&opts, &[deb, upgrade])?;
+                let userlands = if userland.is_empty() {
+                    sysguest::Userland::ALL.to_vec()
+                } else {
+                    userland
+                };
+                let mut checks = Vec::new();
+                for userland in userlands {
+                    let opts = sysguest::package_options(
+                        kernel.clone(),
+                        userland,
+                        tcg,
+                        300,
+                        Fetch::Offline,
+                    );
+                    checks.extend(sysguest::run_package(
+                        &opts,
+                        &[deb.clone(), upgrade.clone()],
+                    )?);
+                }
                 return Ok(exit_for(vm::report(&checks)));
             }
         }
@@ -300,6 +329,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Demo {
             tcg,
+            userland,
             timeout_secs,
             no_build,
             fetch,
@@ -314,6 +344,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 scenarios: vec!["demo/show".to_string()],
                 ..sysguest::package_options(
                     kernel::SUITES[0].to_string(),
+                    userland,
                     tcg,
                     timeout_secs,
                     fetch.mode(),

@@ -13,20 +13,37 @@ use anyhow::{bail, Context, Result};
 
 use crate::cpio::Archive;
 use crate::initramfs::{marker, PROBLEM_REGEX};
-use crate::kernel::{self, Fetch, Kernel};
+use crate::kernel::{Fetch, Kernel};
 use crate::util;
 use crate::vm::{self, Check, TcgThreads};
 
 /// The Debian release of the guest's user space.
-const SUITE: &str = "bookworm";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Userland {
+    /// Debian 12
+    Bookworm,
+    /// Debian 13
+    Trixie,
+}
+
+impl Userland {
+    pub const ALL: [Userland; 2] = [Userland::Bookworm, Userland::Trixie];
+
+    /// The suite name debootstrap and the archive know it by.
+    pub fn suite(self) -> &'static str {
+        match self {
+            Userland::Bookworm => "bookworm",
+            Userland::Trixie => "trixie",
+        }
+    }
+}
+
 const MIRROR: &str = "http://deb.debian.org/debian";
 /// Packages beyond minbase: systemd as init, and what the package test checks (man pages, bash
 /// completion).
 const BASE_PACKAGES: &str = "systemd-sysv,man-db,bash-completion";
 /// Names the cached image; bump it when [`BASE_PACKAGES`] or the stripping changes.
 const BASE_REVISION: &str = "2";
-/// Scenario helpers, sourced rather than run.
-const LIBRARY: &str = "lib.sh";
 /// Time from qemu start to the first marker (systemd reaching multi-user under TCG).
 const BOOT_ALLOWANCE: Duration = Duration::from_secs(180);
 /// Extra host time per scenario over the guest's own limit.
@@ -36,6 +53,7 @@ const SCENARIO_GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct Options {
     pub kernel: String,
+    pub userland: Userland,
     pub tcg: TcgThreads,
     pub smp: u32,
     pub mem_mb: u32,
@@ -45,76 +63,22 @@ pub struct Options {
     pub scenarios: Vec<String>,
 }
 
-fn target_dir() -> Result<PathBuf> {
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(util::repo_root()?.join("target")),
-    }
-}
-
 fn scenario_dir() -> Result<PathBuf> {
     Ok(util::repo_root()?.join("tests/systemd"))
 }
 
 /// The scenarios in tests/systemd, sorted.
 pub fn list_scenarios() -> Result<Vec<String>> {
-    let dir = scenario_dir()?;
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-        let file = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if file == LIBRARY {
-            continue;
-        }
-        if let Some(name) = file.strip_suffix(".sh") {
-            names.push(name.to_string());
-        }
-    }
-    names.sort();
-    Ok(names)
+    vm::scenarios_in(&scenario_dir()?)
 }
 
+/// The requested scenarios of tests/systemd; all of them when none is named.
 fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
     let known = list_scenarios()?;
     if requested.is_empty() {
         return Ok(known);
     }
-    requested
-        .iter()
-        .map(|r| {
-            let name = r.strip_suffix(".sh").unwrap_or(r);
-            if known.iter().any(|k| k == name) {
-                Ok(name.to_string())
-            } else {
-                bail!(
-                    "no scenario {name:?} in tests/systemd (known: {})",
-                    known.join(", ")
-                )
-            }
-        })
-        .collect()
-}
-
-fn select_kernels(which: &str, fetch: Fetch) -> Result<Vec<Kernel>> {
-    let suites: Vec<String> = if kernel::SUITES.contains(&which) {
-        vec![which.to_string()]
-    } else {
-        kernel::SUITES.iter().map(|s| s.to_string()).collect()
-    };
-    let kernels = kernel::ensure_kernels(&suites, fetch)?;
-    if which == "all" || kernel::SUITES.contains(&which) {
-        return Ok(kernels);
-    }
-    let all = kernels.into_iter().chain(kernel::cached()?);
-    for k in all {
-        if k.kver == which {
-            return Ok(vec![k]);
-        }
-    }
-    bail!("no kernel {which:?} (use all, a suite name, or a cached kernel release)")
+    vm::resolve_in("tests/systemd", &known, requested)
 }
 
 /// `--kernel` value for Debian 12's own kernel, which has no sched_ext.
@@ -198,10 +162,11 @@ fn plain_kernel() -> Result<Kernel> {
     plain_kernel()
 }
 
-/// The cached, packed bookworm user space (`debootstrap`, stripped, cpio + zstd).
-fn ensure_base() -> Result<PathBuf> {
+/// The cached, packed user space of `userland` (`debootstrap`, stripped, cpio + zstd).
+fn ensure_base(userland: Userland) -> Result<PathBuf> {
+    let suite = userland.suite();
     let dir = util::cache_dir()?.join("sysguest");
-    let packed = dir.join(format!("{SUITE}-minbase-{BASE_REVISION}.cpio.zst"));
+    let packed = dir.join(format!("{suite}-minbase-{BASE_REVISION}.cpio.zst"));
     if packed.is_file() {
         return Ok(packed);
     }
@@ -221,9 +186,9 @@ fn ensure_base() -> Result<PathBuf> {
         .context("installing debootstrap")?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let root = dir.join(format!("{SUITE}.tmp-{}", std::process::id()));
+    let root = dir.join(format!("{suite}.tmp-{}", std::process::id()));
     eprintln!(
-        "xtask: debootstrap {SUITE} into {} (about a minute)",
+        "xtask: debootstrap {suite} into {} (about a minute)",
         root.display()
     );
     let result = (|| -> Result<()> {
@@ -232,7 +197,7 @@ fn ensure_base() -> Result<PathBuf> {
                 .args([
                     "--variant=minbase",
                     &format!("--include={BASE_PACKAGES}"),
-                    SUITE,
+                    suite,
                 ])
                 .arg(&root)
                 .arg(MIRROR),
@@ -252,7 +217,7 @@ fn ensure_base() -> Result<PathBuf> {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
             }
         }
-        let tmp = dir.join(format!(".{SUITE}.cpio.zst.tmp"));
+        let tmp = dir.join(format!(".{suite}.cpio.zst.tmp"));
         let script = format!(
             "set -e; cd '{}'; find . -print0 | cpio --null -o -H newc --quiet | zstd -q -T0 -10 -f -o '{}'",
             root.display(),
@@ -666,14 +631,15 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     } else {
         (
             resolve_scenarios(&opts.scenarios)?,
-            select_kernels(&opts.kernel, opts.fetch)?,
+            vm::select_kernels(&opts.kernel, opts.fetch)?,
         )
     };
-    let base = ensure_base()?;
+    let base = ensure_base(opts.userland)?;
+    let suite = opts.userland.suite();
     let binaries = if opts.build {
         vm::build_binaries()?
     } else {
-        let dir = target_dir()?.join("release");
+        let dir = vm::target_dir()?.join("release");
         std::fs::read_dir(&dir)
             .with_context(|| {
                 format!(
@@ -688,7 +654,7 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     if !binaries.iter().any(|b| b.ends_with("scx-loader")) {
         bail!("no scx-loader among the built binaries (build with `cargo build --release --workspace`)");
     }
-    let logs = target_dir()?.join("vm-logs");
+    let logs = vm::target_dir()?.join("vm-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let work = std::env::temp_dir().join(format!("scx-sysvm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
@@ -697,8 +663,16 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
         for kernel in &kernels {
             let layer = work.join("overlay.cpio.zst");
             overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
-            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, "sysvm")?;
-            checks.extend(evaluate(&lines, timed_out, &scenarios, &kernel.kver));
+            let (lines, timed_out) = boot_layered(
+                kernel,
+                &base,
+                &layer,
+                opts,
+                &logs,
+                &format!("sysvm-{suite}"),
+            )?;
+            let tag = format!("{suite}, {}", kernel.kver);
+            checks.extend(evaluate(&lines, timed_out, &scenarios, &tag));
         }
         Ok(())
     })();
@@ -745,12 +719,14 @@ fn package_overlay(
 /// Options for a package-guest run on `kernel` (2 vCPUs, 1 GiB, no workspace build).
 pub fn package_options(
     kernel: String,
+    userland: Userland,
     tcg: TcgThreads,
     timeout_secs: u64,
     fetch: Fetch,
 ) -> Options {
     Options {
         kernel,
+        userland,
         tcg,
         smp: 2,
         mem_mb: 1024,
@@ -763,16 +739,7 @@ pub fn package_options(
 
 /// The scenarios of tests/package, sorted.
 pub fn package_scenarios() -> Result<Vec<String>> {
-    let dir = util::repo_root()?.join("tests/package");
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-        let file = entry?.file_name().to_string_lossy().into_owned();
-        if let Some(name) = file.strip_suffix(".sh") {
-            names.push(name.to_string());
-        }
-    }
-    names.sort();
-    Ok(names)
+    vm::scenarios_in(&util::repo_root()?.join("tests/package"))
 }
 
 /// Installs the `.deb`s on a clean guest per selected kernel and runs the package scenarios.
@@ -782,9 +749,10 @@ pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
     } else {
         opts.scenarios.clone()
     };
-    let kernels = select_kernels(&opts.kernel, opts.fetch)?;
-    let base = ensure_base()?;
-    let logs = target_dir()?.join("vm-logs");
+    let kernels = vm::select_kernels(&opts.kernel, opts.fetch)?;
+    let base = ensure_base(opts.userland)?;
+    let suite = opts.userland.suite();
+    let logs = vm::target_dir()?.join("vm-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let work = std::env::temp_dir().join(format!("scx-pkgvm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
@@ -793,12 +761,19 @@ pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
         for kernel in &kernels {
             let layer = work.join("overlay.cpio.zst");
             package_overlay(kernel, debs, &scenarios, opts.timeout_secs, &layer)?;
-            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, "pkgvm")?;
+            let (lines, timed_out) = boot_layered(
+                kernel,
+                &base,
+                &layer,
+                opts,
+                &logs,
+                &format!("pkgvm-{suite}"),
+            )?;
             checks.extend(evaluate(
                 &lines,
                 timed_out,
                 &scenarios,
-                &format!("package, {}", kernel.kver),
+                &format!("package, {suite}, {}", kernel.kver),
             ));
         }
         Ok(())

@@ -137,6 +137,7 @@ pub fn command(opts: &Options) -> Result<usize> {
             checks.extend(vm_checks);
         }
         let sys_opts = crate::sysguest::Options {
+            userland: crate::sysguest::Userland::Bookworm,
             kernel: if opts.quick {
                 kernel::SUITES[0].to_string()
             } else {
@@ -183,22 +184,34 @@ pub fn command(opts: &Options) -> Result<usize> {
                 },
             );
             if let Some(deb) = deb {
-                let mut pkg_checks = Vec::new();
-                // The package's behaviour does not depend on the kernel: one is enough.
-                let pkg_opts = crate::sysguest::package_options(
-                    kernel::SUITES[0].to_string(),
-                    opts.tcg,
-                    300,
-                    Fetch::Offline,
-                );
-                if step(&mut checks, "package install test", || {
-                    let upgrade = crate::deb::upgrade_variant(&deb)?;
-                    pkg_checks = crate::sysguest::run_package(&pkg_opts, &[deb.clone(), upgrade])?;
-                    Ok(())
-                }) {
-                    checks.pop();
+                // The package's behaviour does not depend on the kernel: each Debian release
+                // gets one boot, on different kernels.
+                let runs = crate::sysguest::Userland::ALL
+                    .into_iter()
+                    .zip(kernel::SUITES.iter().cycle());
+                let upgrade = crate::deb::upgrade_variant(&deb);
+                for (userland, suite) in runs {
+                    let pkg_opts = crate::sysguest::package_options(
+                        suite.to_string(),
+                        userland,
+                        opts.tcg,
+                        300,
+                        Fetch::Offline,
+                    );
+                    let mut pkg_checks = Vec::new();
+                    let name = format!("package install test ({})", userland.suite());
+                    if step(&mut checks, &name, || {
+                        let upgrade = upgrade.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                        pkg_checks = crate::sysguest::run_package(
+                            &pkg_opts,
+                            &[deb.clone(), upgrade.clone()],
+                        )?;
+                        Ok(())
+                    }) {
+                        checks.pop();
+                    }
+                    checks.extend(pkg_checks);
                 }
-                checks.extend(pkg_checks);
             }
             // A smoke run of the benchmark: fails only when something does not run.
             step(&mut checks, "cargo xtask bench --quick", || {

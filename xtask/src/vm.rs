@@ -68,11 +68,10 @@ pub struct Check {
     pub detail: String,
 }
 
-/// The scenarios in `tests/vm` (every `*.sh` except the library), sorted.
-pub fn list_scenarios() -> Result<Vec<String>> {
-    let dir = scenario_dir()?;
+/// The scenarios in `dir` (every `*.sh` except the helper library `lib.sh`), sorted.
+pub fn scenarios_in(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
         let file = entry.file_name().to_string_lossy().into_owned();
         if file == LIBRARY {
@@ -84,6 +83,11 @@ pub fn list_scenarios() -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// The scenarios in `tests/vm`, sorted.
+pub fn list_scenarios() -> Result<Vec<String>> {
+    scenarios_in(&scenario_dir()?)
 }
 
 /// The vCPU count a scenario asks for with a `# vm-smp: N` line among its first lines (e.g.
@@ -110,9 +114,9 @@ pub fn target_dir() -> Result<PathBuf> {
     }
 }
 
-/// Accepts `name` or `name.sh`, checks the scenario exists and has a shell-safe name.
-fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
-    let known = list_scenarios()?;
+/// Accepts `name` or `name.sh` for each of `requested`, checks the scenario is one of
+/// `known` (the scenarios of `dir`, named in errors) and has a shell-safe name.
+pub fn resolve_in(dir: &str, known: &[String], requested: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for req in requested {
         let name = req.strip_suffix(".sh").unwrap_or(req);
@@ -125,20 +129,25 @@ fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
         }
         if !known.iter().any(|k| k == name) {
             bail!(
-                "no scenario {name:?} in tests/vm (known: {})",
+                "no scenario {name:?} in {dir} (known: {})",
                 known.join(", ")
             );
         }
         out.push(name.to_string());
     }
+    Ok(out)
+}
+
+fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
+    let out = resolve_in("tests/vm", &list_scenarios()?, requested)?;
     if out.is_empty() {
         bail!("no scenario given (see `cargo xtask vm --list`)");
     }
     Ok(out)
 }
 
-/// The kernels `--kernel` selects.
-fn select_kernels(which: &str, fetch: Fetch) -> Result<Vec<Kernel>> {
+/// The kernels `--kernel` selects: `all`, a suite's current kernel, or a cached release.
+pub fn select_kernels(which: &str, fetch: Fetch) -> Result<Vec<Kernel>> {
     let suites: Vec<String> = if kernel::SUITES.contains(&which) {
         vec![which.to_string()]
     } else {
