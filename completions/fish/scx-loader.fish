@@ -38,7 +38,7 @@ complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "list" -d 'Lis
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "reload" -d 'Ask the running service to reload its configuration and wait for the outcome (what `systemctl reload scx` runs); exit 0 only if the new configuration runs'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "set" -d 'Choose the scheduler (and its flags) in the configuration, then reload the service if it runs'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l config -d 'The configuration file' -r -F
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l attach-timeout -d 'Seconds a scheduler may take to attach' -r
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l stop-timeout -d 'Seconds a scheduler may take to exit after SIGTERM before it is killed' -r
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l max-failures -d 'Failures within --failure-window before falling back or giving up' -r
@@ -46,11 +46,11 @@ complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l failure-wi
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -l backoff-ms -d 'First restart delay in milliseconds (doubled for each further failure)' -r
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand check" -l config -d 'The configuration file' -r -F
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand check" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand check" -l json -d 'Print JSON instead of text'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand check" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand check" -s h -l help -d 'Print help'
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand status" -l config -d 'The configuration file' -r -F
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand status" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand status" -l json -d 'Print JSON instead of text'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand status" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand status" -s h -l help -d 'Print help'
@@ -62,7 +62,7 @@ complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -l timeout
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l flags -d 'The scheduler\'s flags, as one string ("--slice-us 5000")' -r
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l config -d 'The configuration file' -r -F
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l no-reload -d 'Only write the file; do not reload the service'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -15,6 +15,25 @@ use crate::scheds;
 
 /// Where the service reads its configuration unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/default/scx";
+/// The file's name in the snap's data directory (`$SNAP_DATA`, seeded by the install hook).
+pub const SNAP_FILE: &str = "scx";
+
+/// [`DEFAULT_PATH`], or `$SNAP_DATA/scx` when the loader runs as the scx snap's app.
+pub fn default_path() -> PathBuf {
+    snap_path(
+        std::env::var_os("SNAP_NAME").as_deref(),
+        std::env::var_os("SNAP_DATA").as_deref(),
+    )
+}
+
+fn snap_path(name: Option<&std::ffi::OsStr>, data: Option<&std::ffi::OsStr>) -> PathBuf {
+    match (name, data) {
+        (Some(name), Some(data)) if name == "scx" && Path::new(data).is_absolute() => {
+            Path::new(data).join(SNAP_FILE)
+        }
+        _ => PathBuf::from(DEFAULT_PATH),
+    }
+}
 
 pub const KEY_SCHEDULER: &str = "SCX_SCHEDULER";
 pub const KEY_FLAGS: &str = "SCX_FLAGS";
@@ -715,6 +734,21 @@ pub fn rewrite(text: &str, updates: &[(&str, &str)]) -> Result<String, SyntaxErr
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_path_in_and_out_of_the_snap() {
+        use std::ffi::OsStr;
+        let data = Some(OsStr::new("/var/snap/scx/12"));
+        assert_eq!(
+            snap_path(Some(OsStr::new("scx")), data),
+            PathBuf::from("/var/snap/scx/12/scx")
+        );
+        assert_eq!(
+            snap_path(Some(OsStr::new("other")), data),
+            PathBuf::from(DEFAULT_PATH)
+        );
+        assert_eq!(snap_path(None, None), PathBuf::from(DEFAULT_PATH));
+    }
 
     fn values(text: &str) -> Vec<(String, String)> {
         parse(text)

@@ -44,9 +44,15 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct ConfigArg {
-    /// The configuration file.
-    #[arg(long, value_name = "PATH", default_value = config::DEFAULT_PATH)]
-    config: PathBuf,
+    /// The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn path(self) -> PathBuf {
+        self.config.unwrap_or_else(config::default_path)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -148,15 +154,15 @@ fn run(cli: Cli) -> Result<u8> {
             failure_window,
             backoff_ms,
         } => service::run(service::Options {
-            config: config.config,
+            config: config.path(),
             attach_timeout: Duration::from_secs(attach_timeout.max(1)),
             stop_timeout: Duration::from_secs(stop_timeout.max(1)),
             max_failures: max_failures as usize,
             failure_window: Duration::from_secs(failure_window.max(1)),
             first_backoff: Duration::from_millis(backoff_ms.max(1)),
         }),
-        Cmd::Check { config, json } => commands::check(&config.config, json.json),
-        Cmd::Status { config, json } => commands::status(&config.config, json.json),
+        Cmd::Check { config, json } => commands::check(&config.path(), json.json),
+        Cmd::Status { config, json } => commands::status(&config.path(), json.json),
         Cmd::List { json } => commands::list(json.json),
         Cmd::Reload { pid, timeout } => commands::reload(pid, Duration::from_secs(timeout)),
         Cmd::Set {
@@ -164,7 +170,7 @@ fn run(cli: Cli) -> Result<u8> {
             flags,
             no_reload,
             config,
-        } => commands::set(&config.config, &name, flags.as_deref(), !no_reload),
+        } => commands::set(&config.path(), &name, flags.as_deref(), !no_reload),
     }
 }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use scx_core::exit_code;
 
-/// The directories searched for schedulers, set at build time (`SCX_SCHED_DIRS`, colon-separated)
-/// so that a snap or another layout can ship its own; `/usr/sbin` otherwise.
+/// The directories searched for schedulers after the loader's own directory, set at build time
+/// (`SCX_SCHED_DIRS`, colon-separated) for layouts that keep them elsewhere; `/usr/sbin` otherwise.
 pub const BUILD_DIRS: &str = match option_env!("SCX_SCHED_DIRS") {
     Some(dirs) => dirs,
     None => "/usr/sbin",
@@ -110,26 +110,40 @@ pub fn under_systemd() -> bool {
 }
 
 impl Dirs {
-    /// The directories from the build, or the test override when it is allowed. Returns a
-    /// warning when an override was present but ignored.
+    /// The directory the loader's executable is in (the schedulers are installed beside it:
+    /// `/usr/sbin` from the .deb, `/snap/scx/<revision>/usr/sbin` in the snap), then
+    /// [`BUILD_DIRS`]; or the test override when it is allowed. Returns a warning when an
+    /// override was present but ignored.
     pub fn from_env() -> (Dirs, Option<String>) {
         let euid = crate::config::euid();
-        let build = Dirs::parse(BUILD_DIRS, euid);
+        let own = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf));
+        let installed = Dirs::with_own(own, BUILD_DIRS, euid);
         match std::env::var(TEST_DIRS_ENV) {
             Ok(dirs) if !dirs.is_empty() => {
                 if under_systemd() {
-                    (
-                        build,
-                        Some(format!(
-                            "ignoring {TEST_DIRS_ENV} (a test setting) under systemd; using {BUILD_DIRS}"
-                        )),
-                    )
+                    let warning = format!(
+                        "ignoring {TEST_DIRS_ENV} (a test setting) under systemd; using {}",
+                        installed.describe()
+                    );
+                    (installed, Some(warning))
                 } else {
                     (Dirs::parse(&dirs, euid), None)
                 }
             }
-            _ => (build, None),
+            _ => (installed, None),
         }
+    }
+
+    /// `own` first (when given), then the directories of `list`, each once.
+    fn with_own(own: Option<PathBuf>, list: &str, euid: u32) -> Dirs {
+        let mut dirs = Dirs::parse(list, euid);
+        if let Some(own) = own.filter(|d| d.is_absolute()) {
+            dirs.dirs.retain(|d| *d != own);
+            dirs.dirs.insert(0, own);
+        }
+        dirs
     }
 
     fn parse(list: &str, euid: u32) -> Dirs {
@@ -467,6 +481,16 @@ mod tests {
         ] {
             assert!(!valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn own_directory_comes_first_and_once() {
+        let d = Dirs::with_own(Some(PathBuf::from("/usr/sbin")), "/opt/x:/usr/sbin", 0);
+        assert_eq!(d.describe(), "/usr/sbin:/opt/x");
+        let d = Dirs::with_own(Some(PathBuf::from("/snap/scx/7/usr/sbin")), "/usr/sbin", 0);
+        assert_eq!(d.describe(), "/snap/scx/7/usr/sbin:/usr/sbin");
+        let d = Dirs::with_own(Some(PathBuf::from("relative")), "/usr/sbin", 0);
+        assert_eq!(d.describe(), "/usr/sbin");
     }
 
     #[test]

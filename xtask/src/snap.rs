@@ -9,8 +9,6 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
-/// Where the snap's binaries live once installed; scx-loader looks for schedulers only there.
-const SNAP_SCHED_DIR: &str = "/snap/scx/current/usr/sbin";
 const BINARIES: &[&str] = &["scx_rlfifo", "scx_rustland", "scx_bpfland", "scx-loader"];
 
 /// `meta/snap.yaml`: snapcraft.yaml without its build-only parts, built for amd64.
@@ -32,25 +30,14 @@ pub fn snap_yaml(snapcraft: &str) -> String {
     format!("{}\narchitectures:\n  - amd64\n", out.join("\n"))
 }
 
+/// The release build the .deb ships too: scx-loader finds the schedulers beside itself.
 fn build(root: &Path) -> Result<PathBuf> {
-    util::run(Command::new("cargo").current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "scx_rlfifo",
-        "-p",
-        "scx_rustland",
-        "-p",
-        "scx_bpfland",
-    ]))
-    .context("building the schedulers")?;
-    util::run(
-        Command::new("cargo")
-            .current_dir(root)
-            .env("SCX_SCHED_DIRS", SNAP_SCHED_DIR)
-            .args(["build", "--release", "-p", "scx-loader"]),
-    )
-    .context("building scx-loader for the snap's scheduler directory")?;
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root).args(["build", "--release"]);
+    for bin in BINARIES {
+        cmd.args(["-p", bin]);
+    }
+    util::run(&mut cmd).context("building the release binaries")?;
     Ok(crate::vm::target_dir()?.join("release"))
 }
 
@@ -116,7 +103,7 @@ pub fn check(snap: &Path) -> Result<()> {
         "base: core24",
         "confinement: classic",
         "daemon: notify",
-        "command: usr/sbin/scx-loader run --config $SNAP_DATA/scx",
+        "command: usr/sbin/scx-loader run",
     ] {
         if !meta.contains(needle) {
             bail!("meta/snap.yaml of {} lacks `{needle}`", snap.display());
@@ -143,14 +130,6 @@ pub fn command() -> Result<PathBuf> {
     for bin in BINARIES {
         install(&release.join(bin), &prime.join("usr/sbin").join(bin), 0o755)?;
     }
-    // The shared release build must go back to the packaged scheduler directory.
-    util::run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "scx-loader",
-    ]))
-    .context("rebuilding scx-loader for /usr/sbin")?;
     install(
         &root.join("etc/default/scx"),
         &prime.join("etc/default/scx"),
