@@ -308,10 +308,8 @@ pub fn check(config_path: &Path, json: bool) -> Result<u8> {
             }
         }
         if code == codes::OK {
-            writeln!(
-                out,
-                "ready: `systemctl enable --now scx` would start the scheduler"
-            )?;
+            let start = config::service_unit().start;
+            writeln!(out, "ready: `{start}` would start the scheduler")?;
         } else {
             writeln!(out, "not ready (exit code {code})")?;
         }
@@ -547,9 +545,15 @@ fn systemctl(args: &[&str]) -> Option<std::process::Output> {
 }
 
 fn status_text() -> String {
-    systemctl(&["show", "-p", "StatusText", "--value", "scx"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+    systemctl(&[
+        "show",
+        "-p",
+        "StatusText",
+        "--value",
+        config::service_unit().name,
+    ])
+    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    .unwrap_or_default()
 }
 
 fn read_reload_report(path: &Path) -> (u64, String) {
@@ -565,11 +569,12 @@ fn read_reload_report(path: &Path) -> (u64, String) {
 /// reload, and waits until it reports the outcome. This is what `systemctl reload scx` runs,
 /// so that the reload command itself fails when the new configuration did not take.
 pub fn reload(pid: Option<i32>, timeout: Duration) -> Result<u8> {
+    let unit = config::service_unit();
     let pid = match pid {
         Some(pid) => pid,
         None => {
-            let out = systemctl(&["show", "-p", "MainPID", "--value", "scx"])
-                .context("running systemctl show scx")?;
+            let out = systemctl(&["show", "-p", "MainPID", "--value", unit.name])
+                .with_context(|| format!("running systemctl show {}", unit.name))?;
             String::from_utf8_lossy(&out.stdout)
                 .trim()
                 .parse()
@@ -577,7 +582,7 @@ pub fn reload(pid: Option<i32>, timeout: Duration) -> Result<u8> {
         }
     };
     if pid <= 0 {
-        bail!("scx.service is not running: start it with systemctl start scx");
+        bail!("{} is not running: start it with {}", unit.name, unit.start);
     }
     let path = crate::service::runtime_dir().join(crate::service::RELOAD_FILE);
     let (before, _) = read_reload_report(&path);
@@ -661,14 +666,20 @@ pub fn set(config_path: &Path, name: &str, flags: Option<&str>, reload: bool) ->
     if !reload {
         return Ok(codes::OK);
     }
-    let active = systemctl(&["is-active", "--quiet", "scx"]).is_some_and(|o| o.status.success());
+    let unit = config::service_unit();
+    let active =
+        systemctl(&["is-active", "--quiet", unit.name]).is_some_and(|o| o.status.success());
     if !active {
-        println!("scx.service is not running; start it with: systemctl enable --now scx");
+        println!(
+            "{} is not running; start it with: {}",
+            unit.name, unit.start
+        );
         return Ok(codes::OK);
     }
-    let out = systemctl(&["reload", "scx"]).context("running systemctl reload scx")?;
+    let out = systemctl(&["reload", unit.name])
+        .with_context(|| format!("running systemctl reload {}", unit.name))?;
     let status = status_text();
-    println!("scx.service: {status}");
+    println!("{}: {status}", unit.name);
     if !out.status.success() {
         log::error!(
             "the service did not take the new configuration (it keeps running the old one): {status}"

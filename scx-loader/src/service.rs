@@ -484,6 +484,13 @@ pub const RELOAD_FILE: &str = "reload";
 /// Reports a finished reload for `scx-loader reload` (which ExecReload runs) to pick up.
 fn record_reload(count: u64, ok: bool, status: &str) {
     let dir = runtime_dir();
+    // systemd creates RuntimeDirectory= for scx.service; other units (the snap's) do not.
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::warn!(
+            "cannot create {} (reloads cannot report their outcome): {e}",
+            dir.display()
+        );
+    }
     let path = dir.join(RELOAD_FILE);
     let tmp = dir.join(format!(".{RELOAD_FILE}.tmp"));
     let verdict = if ok { "ok" } else { "failed" };

@@ -4,8 +4,9 @@
 # busybox VM helpers (tests/vm/lib.sh, installed as vmlib.sh): sx_state, sx_ops, wait_attached,
 # wait_disabled, ok, fail, expect_eq.
 #
+#   SX_UNIT                   the unit prop and the journal_* helpers look at (default: scx)
 #   conf LINE...              write /etc/default/scx (root-owned, mode 644) from LINEs
-#   prop NAME                 print `systemctl show -p NAME --value scx`
+#   prop NAME                 print `systemctl show -p NAME --value $SX_UNIT`
 #   mark                      remember the journal position; journal_* read only what follows
 #   journal_loader            scx-loader's messages since the mark (-o cat)
 #   loader_errors             scx-loader's messages of priority err since the mark
@@ -22,6 +23,7 @@ usleep() {
 . /scenarios/vmlib.sh
 
 export SYSTEMD_PAGER= SYSTEMD_COLORS=0 LC_ALL=C
+SX_UNIT=${SX_UNIT:-scx}
 
 conf() {
     printf '%s\n' "$@" > /etc/default/scx
@@ -30,7 +32,7 @@ conf() {
 }
 
 prop() {
-    systemctl show -p "$1" --value scx
+    systemctl show -p "$1" --value "$SX_UNIT"
 }
 
 mark() {
@@ -51,7 +53,7 @@ _since() {
 # Filters the verbose output: bookworm's journalctl (252) combining --after-cursor with -t or -p
 # misses entries that plain `journalctl -t scx-loader -p err` shows.
 _loader_messages() {
-    _since -u scx -o verbose | awk -v max="$1" '
+    _since -u "$SX_UNIT" -o verbose | awk -v max="$1" '
         function flush() {
             if (id == "scx-loader" && prio != "" && prio <= max) print msg
             id = ""; prio = ""; msg = ""
@@ -73,7 +75,7 @@ loader_errors() {
 }
 
 journal_json() {
-    _since -u scx -o json
+    _since -u "$SX_UNIT" -o json
 }
 
 wait_status() {
@@ -99,10 +101,10 @@ scheduler_pid() {
 }
 
 show_journal() {
-    echo "--- journal of scx since the mark ---"
-    _since -u scx -o short-monotonic | tail -40
+    echo "--- journal of $SX_UNIT since the mark ---"
+    _since -u "$SX_UNIT" -o short-monotonic | tail -40
     echo "--- fields of scx-loader's last messages ---"
-    _since -u scx -o verbose | grep -E "^ *(PRIORITY|SYSLOG_IDENTIFIER|_TRANSPORT|MESSAGE|SCX_[A-Z_]*|_PID|_COMM)=" | tail -30
+    _since -u "$SX_UNIT" -o verbose | grep -E "^ *(PRIORITY|SYSLOG_IDENTIFIER|_TRANSPORT|MESSAGE|SCX_[A-Z_]*|_PID|_COMM)=" | tail -30
     echo "---"
 }
 

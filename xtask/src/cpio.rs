@@ -83,6 +83,31 @@ impl Archive {
         self.file(path, mode, data)
     }
 
+    /// Adds the files, directories and symlinks under host directory `host` at `path`.
+    pub fn host_tree(&mut self, path: &str, host: &Path) -> Result<()> {
+        self.dir(path)?;
+        let entries =
+            std::fs::read_dir(host).with_context(|| format!("reading {}", host.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", host.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let (guest, from) = (format!("{path}/{name}"), entry.path());
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("inspecting {}", from.display()))?;
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&from)
+                    .with_context(|| format!("reading the link {}", from.display()))?;
+                self.symlink(&guest, &target.to_string_lossy())?;
+            } else if kind.is_dir() {
+                self.host_tree(&guest, &from)?;
+            } else {
+                self.host_file(&guest, &from)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn symlink(&mut self, path: &str, target: &str) -> Result<()> {
         self.insert(path, Node::Symlink(target.to_string()))
     }

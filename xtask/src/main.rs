@@ -156,7 +156,21 @@ enum Cmd {
         tcg: vm::TcgThreads,
     },
     /// Lay out the snap from a release build, pack it with `snap pack` and check it
-    Snap,
+    Snap {
+        /// Then unpack it on a clean systemd guest and run tests/snap (its daemon app as snapd
+        /// runs it, on a sched_ext kernel)
+        #[arg(long)]
+        vm_test: bool,
+        /// Kernel of the VM test: `all`, a suite or a kernel release
+        #[arg(long, default_value = "trixie-backports")]
+        kernel: String,
+        /// Debian release of the guest's user space
+        #[arg(long, value_enum, default_value = "trixie")]
+        userland: sysguest::Userland,
+        /// TCG threading for the VM test
+        #[arg(long, value_enum, default_value = "single")]
+        tcg: vm::TcgThreads,
+    },
     /// Refresh the generated man pages and shell completions from the binaries' --generate
     Man {
         /// Only check that they are up to date and render without warnings
@@ -316,9 +330,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(exit_for(vm::report(&checks)));
             }
         }
-        Cmd::Snap => {
+        Cmd::Snap {
+            vm_test,
+            kernel,
+            userland,
+            tcg,
+        } => {
             host::ensure()?;
-            snap::command()?;
+            let snap = snap::command()?;
+            if vm_test {
+                let opts = sysguest::package_options(kernel, userland, tcg, 300, Fetch::Offline);
+                let checks = sysguest::run_snap(&opts, &snap)?;
+                return Ok(exit_for(vm::report(&checks)));
+            }
         }
         Cmd::Man { check } => {
             man::command(check)?;

@@ -681,29 +681,48 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
-/// The per-run layer of the package test: no scx files at all, the `.deb`s in /scenarios/pkg,
-/// the scenarios of tests/package and the helper libraries.
+/// What a package-guest run installs from: `.deb`s (in /scenarios/pkg), or the snap unpacked
+/// where snapd would mount it.
+pub enum Payload<'a> {
+    Debs(&'a [PathBuf]),
+    Snap(&'a Path),
+}
+
+/// Where the scenarios find the unpacked snap (`$SNAP`), as snapd mounts revision x1.
+pub const SNAP_ROOT: &str = "snap/scx/x1";
+
+/// The per-run layer of a package test: no scx files outside the payload, the scenarios of
+/// `dir` (tests/package or tests/snap) and the helper libraries.
 fn package_overlay(
     kernel: &Kernel,
-    debs: &[PathBuf],
+    payload: &Payload,
+    dir: &str,
     scenarios: &[String],
     timeout_secs: u64,
     out: &Path,
 ) -> Result<()> {
     let root = util::repo_root()?;
     let mut a = Archive::new();
-    for deb in debs {
-        let name = deb
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .context("a package without a file name")?;
-        a.host_file(&format!("scenarios/pkg/{name}"), deb)?;
+    match payload {
+        Payload::Debs(debs) => {
+            for deb in debs.iter() {
+                let name = deb
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .context("a package without a file name")?;
+                a.host_file(&format!("scenarios/pkg/{name}"), deb)?;
+            }
+        }
+        Payload::Snap(tree) => {
+            a.host_tree(SNAP_ROOT, tree)?;
+            a.symlink("snap/scx/current", "x1")?;
+        }
     }
     guest_basics(&mut a, kernel)?;
     for name in scenarios {
         a.host_file(
             &format!("scenarios/{name}.sh"),
-            &root.join(format!("tests/package/{name}.sh")),
+            &root.join(format!("{dir}/{name}.sh")),
         )?;
     }
     a.host_file("scenarios/lib.sh", &root.join("tests/systemd/lib.sh"))?;
@@ -737,15 +756,37 @@ pub fn package_options(
     }
 }
 
-/// The scenarios of tests/package, sorted.
-pub fn package_scenarios() -> Result<Vec<String>> {
-    vm::scenarios_in(&util::repo_root()?.join("tests/package"))
+/// The scenarios of `dir` (tests/package or tests/snap), sorted.
+pub fn package_scenarios(dir: &str) -> Result<Vec<String>> {
+    vm::scenarios_in(&util::repo_root()?.join(dir))
 }
 
-/// Installs the `.deb`s on a clean guest per selected kernel and runs the package scenarios.
+/// Installs the `.deb`s on a clean guest per selected kernel and runs the scenarios of
+/// tests/package.
 pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
+    run_payload(opts, &Payload::Debs(debs), "tests/package", "package")
+}
+
+/// Unpacks the packed snap, lays it out on a clean guest as snapd would, and runs the scenarios
+/// of tests/snap.
+pub fn run_snap(opts: &Options, snap: &Path) -> Result<Vec<Check>> {
+    let work = std::env::temp_dir().join(format!("scx-snaptree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    util::run(
+        Command::new("unsquashfs")
+            .args(["-q", "-n", "-d"])
+            .arg(&work)
+            .arg(snap),
+    )
+    .with_context(|| format!("unpacking {}", snap.display()))?;
+    let result = run_payload(opts, &Payload::Snap(&work), "tests/snap", "snap");
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn run_payload(opts: &Options, payload: &Payload, dir: &str, what: &str) -> Result<Vec<Check>> {
     let scenarios = if opts.scenarios.is_empty() {
-        package_scenarios()?
+        package_scenarios(dir)?
     } else {
         opts.scenarios.clone()
     };
@@ -760,20 +801,14 @@ pub fn run_package(opts: &Options, debs: &[PathBuf]) -> Result<Vec<Check>> {
     let result = (|| -> Result<()> {
         for kernel in &kernels {
             let layer = work.join("overlay.cpio.zst");
-            package_overlay(kernel, debs, &scenarios, opts.timeout_secs, &layer)?;
-            let (lines, timed_out) = boot_layered(
-                kernel,
-                &base,
-                &layer,
-                opts,
-                &logs,
-                &format!("pkgvm-{suite}"),
-            )?;
+            package_overlay(kernel, payload, dir, &scenarios, opts.timeout_secs, &layer)?;
+            let tag = format!("{what}vm-{suite}");
+            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, &tag)?;
             checks.extend(evaluate(
                 &lines,
                 timed_out,
                 &scenarios,
-                &format!("package, {suite}, {}", kernel.kver),
+                &format!("{what}, {suite}, {}", kernel.kver),
             ));
         }
         Ok(())

@@ -171,9 +171,28 @@ pub fn command(opts: &Options) -> Result<usize> {
             checks.extend(sys_checks);
         }
         if !opts.quick {
+            let mut snap = None;
             step(&mut checks, "cargo xtask snap (pack and check)", || {
-                crate::snap::command().map(|_| ())
+                snap = Some(crate::snap::command()?);
+                Ok(())
             });
+            if let Some(snap) = snap {
+                let snap_opts = crate::sysguest::package_options(
+                    kernel::SUITES[0].to_string(),
+                    crate::sysguest::Userland::Trixie,
+                    opts.tcg,
+                    300,
+                    Fetch::Offline,
+                );
+                let mut snap_checks = Vec::new();
+                if step(&mut checks, "snap VM test", || {
+                    snap_checks = crate::sysguest::run_snap(&snap_opts, &snap)?;
+                    Ok(())
+                }) {
+                    checks.pop();
+                }
+                checks.extend(snap_checks);
+            }
             let mut deb = None;
             step(
                 &mut checks,
