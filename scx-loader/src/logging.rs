@@ -2,59 +2,20 @@
 //! stderr to it, plain `scx-loader: error: …` lines on stderr otherwise; and relaying a
 //! scheduler's own output lines with the scheduler's name and the priority its prefix implies.
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::{Level, Record};
 use systemd_journal_logger::JournalLog;
 
 /// The syslog identifier and stderr prefix of the loader.
 pub const NAME: &str = "scx-loader";
 
-struct StderrLogger {
-    level: LevelFilter,
-}
-
-impl Log for StderrLogger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.level
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let prefix = match record.level() {
-            Level::Error => "error: ",
-            Level::Warn => "warning: ",
-            Level::Info => "",
-            Level::Debug => "debug: ",
-            Level::Trace => "trace: ",
-        };
-        eprintln!("{NAME}: {prefix}{}", record.args());
-    }
-
-    fn flush(&self) {}
-}
-
 /// Whether our stderr is the journal (`$JOURNAL_STREAM` names it).
 pub fn to_journal() -> bool {
-    systemd_journal_logger::connected_to_journal()
+    scx_core::logging::to_journal()
 }
 
 /// Installs the logger: journal when connected to it, stderr otherwise.
 pub fn init(verbose: u8) {
-    let level = match verbose {
-        0 => LevelFilter::Info,
-        1 => LevelFilter::Debug,
-        _ => LevelFilter::Trace,
-    };
-    let installed = to_journal()
-        && JournalLog::new()
-            .map(|j| j.with_syslog_identifier(NAME.to_string()))
-            .and_then(|j| j.install().map_err(std::io::Error::other))
-            .is_ok();
-    if !installed {
-        let _ = log::set_boxed_logger(Box::new(StderrLogger { level }));
-    }
-    log::set_max_level(level);
+    scx_core::logging::init_with(NAME, verbose, &[]);
 }
 
 /// Relays a scheduler's output lines: into the journal under the scheduler's own name (with

@@ -1,7 +1,9 @@
-//! Logging for scheduler binaries: one line per record on stderr, prefixed with the program name,
-//! and libbpf's own messages routed through the same logger.
+//! Logging for the project's binaries: into the journal (under the program's name, with extra
+//! `SCX_*` fields) when systemd connected stderr to it, otherwise one `name: level: message` line
+//! per record on stderr; libbpf's own messages are routed through the same logger.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use systemd_journal_logger::JournalLog;
 
 struct StderrLogger {
     name: &'static str,
@@ -39,16 +41,40 @@ fn libbpf_print(level: libbpf_rs::PrintLevel, msg: String) {
     }
 }
 
-/// Installs the logger: info and up by default, debug with `-v`, trace (including libbpf's debug
-/// output) with `-vv`.
+/// Whether our stderr is the journal (`$JOURNAL_STREAM` names it). A scheduler started by
+/// scx-loader writes into a pipe the loader relays, so this is false there.
+pub fn to_journal() -> bool {
+    systemd_journal_logger::connected_to_journal()
+}
+
+/// Installs the logger of a scheduler: its journal entries carry `SCX_SCHEDULER=<name>`.
 pub fn init(name: &'static str, verbose: u8) {
+    init_with(name, verbose, &[("SCX_SCHEDULER", name)]);
+}
+
+/// Installs the logger: journal (identifier `name`, the extra `fields`) when connected to it,
+/// stderr otherwise; info and up by default, debug with `-v`, trace (including libbpf's debug
+/// output) with `-vv`.
+pub fn init_with(name: &'static str, verbose: u8, fields: &[(&str, &str)]) {
     let level = match verbose {
         0 => LevelFilter::Info,
         1 => LevelFilter::Debug,
         _ => LevelFilter::Trace,
     };
-    let logger = Box::new(StderrLogger { name, level });
-    if log::set_boxed_logger(logger).is_ok() {
+    let journal = to_journal()
+        .then(|| JournalLog::new().ok())
+        .flatten()
+        .map(|j| {
+            fields.iter().fold(
+                j.with_syslog_identifier(name.to_string()),
+                |j, (key, value)| j.add_extra_field(*key, *value),
+            )
+        });
+    let installed = match journal {
+        Some(journal) => log::set_boxed_logger(Box::new(journal)).is_ok(),
+        None => log::set_boxed_logger(Box::new(StderrLogger { name, level })).is_ok(),
+    };
+    if installed {
         log::set_max_level(level);
     }
     let libbpf_level = match verbose {
