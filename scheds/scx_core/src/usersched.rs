@@ -40,6 +40,8 @@ pub const CPU_ANY: i32 = -1;
 pub const MAX_CPUS: usize = 1024;
 /// `pid` of a doorbell record (`USERSCHED_DOORBELL_PID`).
 const DOORBELL_PID: i32 = 0;
+/// `SCX_ENQ_WAKEUP`: the task woke up.
+pub const SCX_ENQ_WAKEUP: u64 = 1;
 /// `SCX_ENQ_LAST`: the task ended its slice and nothing else waited for its CPU.
 pub const SCX_ENQ_LAST: u64 = 1 << 41;
 /// `DISPATCH_F_PREEMPT`.
@@ -62,11 +64,14 @@ pub struct QueuedTask {
     pub enq_ts: u64,
     pub runnable_ts: u64,
     pub stop_ts: u64,
-    /// Nanoseconds it ran since it last slept.
+    /// Nanoseconds it ran: for a wakeup, in the burst that ended when it went to sleep;
+    /// otherwise since it last woke up.
     pub exec_runtime: u64,
     pub sum_runtime: u64,
     /// Weighted virtual runtime kept by the BPF side.
     pub vtime: u64,
+    /// CLOCK_MONOTONIC ns when it was sent to user space.
+    pub queued_kt: u64,
 }
 
 /// A decision for a queued task (`struct dispatched_task`).
@@ -80,10 +85,13 @@ pub struct DispatchedTask {
     /// The task's new virtual runtime (0 keeps the one BPF has).
     pub vtime: u64,
     pub flags: u64,
+    /// CLOCK_MONOTONIC ns when it was sent (set by [`UserSched::dispatch`]); times the round
+    /// trip's stages.
+    pub sent_kt: u64,
 }
 
-const _: () = assert!(size_of::<QueuedTask>() == 80);
-const _: () = assert!(size_of::<DispatchedTask>() == 40);
+const _: () = assert!(size_of::<QueuedTask>() == 88);
+const _: () = assert!(size_of::<DispatchedTask>() == 48);
 
 impl DispatchedTask {
     /// A decision for `task` on any CPU with the default slice.
@@ -95,6 +103,7 @@ impl DispatchedTask {
             slice_ns: 0,
             vtime: 0,
             flags: 0,
+            sent_kt: 0,
         }
     }
 
@@ -173,6 +182,51 @@ pub struct Counters {
     pub doorbells: u64,
     /// Tasks waiting in the shared queue (a snapshot).
     pub shared_queued: u64,
+    /// A wakeup's round trip: from the enqueue until user space read it (`read`) and until it
+    /// sent the decision (`sent`, which includes `read`), then in the ring until BPF applied the
+    /// decision (`ring`), then on the CPU's queue until the task ran (`queue`).
+    pub stages: [Stage; NR_STAGES],
+}
+
+/// Number of timed stages of a round trip.
+pub const NR_STAGES: usize = 4;
+/// The stages' names, in [`Counters::stages`] order.
+pub const STAGE_NAMES: [&str; NR_STAGES] = ["read", "sent", "ring", "queue"];
+
+/// One stage of the round trip: total and count since attach, maximum since the last
+/// [`UserSched::reset_stage_max`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stage {
+    pub sum_ns: u64,
+    pub nr: u64,
+    pub max_ns: u64,
+}
+
+impl Stage {
+    fn add(&mut self, ns: u64) {
+        self.sum_ns = self.sum_ns.saturating_add(ns);
+        self.nr += 1;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// The mean over what happened since `before` was read, in µs.
+    pub fn mean_us_since(&self, before: &Stage) -> u64 {
+        let nr = self.nr.saturating_sub(before.nr);
+        if nr == 0 {
+            return 0;
+        }
+        self.sum_ns.saturating_sub(before.sum_ns) / nr / 1000
+    }
+}
+
+/// `name=mean/max` in µs for each stage, since `before`: where a task's wait went.
+pub fn describe_stages(now: &Counters, before: &Counters) -> String {
+    STAGE_NAMES
+        .iter()
+        .zip(now.stages.iter().zip(before.stages.iter()))
+        .map(|(name, (n, b))| format!("{name}={}/{}us", n.mean_us_since(b), n.max_ns / 1000))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl fmt::Display for Counters {
@@ -216,9 +270,25 @@ pub struct UserSched<'obj> {
     incoming: Rc<RefCell<VecDeque<QueuedTask>>>,
     claimed: Vec<bool>,
     freed: Vec<bool>,
+    /// Wakeups: from enqueue until user space read them.
+    wake: Stage,
     nr_cpus: usize,
     name: String,
     attach_time: Duration,
+}
+
+/// CLOCK_MONOTONIC in ns: the clock of `bpf_ktime_get_ns()`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes a timespec into the one we pass; CLOCK_MONOTONIC always
+    // exists, so it cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 fn nr_possible_cpus() -> Result<usize> {
@@ -294,6 +364,7 @@ impl<'obj> UserSched<'obj> {
             incoming,
             claimed: vec![false; nr_cpus],
             freed: vec![false; nr_cpus],
+            wake: Stage::default(),
             nr_cpus,
             name: opts.name.clone(),
             attach_time,
@@ -354,6 +425,9 @@ impl<'obj> UserSched<'obj> {
             let task = self.incoming.borrow_mut().pop_front()?;
             if task.pid == DOORBELL_PID || task.enq_flags & SCX_ENQ_LAST != 0 {
                 self.mark_freed(task.cpu);
+            }
+            if task.enq_flags & SCX_ENQ_WAKEUP != 0 && task.queued_kt != 0 {
+                self.wake.add(monotonic_ns().saturating_sub(task.queued_kt));
             }
             if task.pid == DOORBELL_PID {
                 if let (Some(bss), Ok(cpu)) = (
@@ -434,10 +508,14 @@ impl<'obj> UserSched<'obj> {
         let Ok(mut sample) = self.user_ringbuf.reserve(size_of::<DispatchedTask>()) else {
             return Ok(false);
         };
+        let decision = DispatchedTask {
+            sent_kt: monotonic_ns(),
+            ..*decision
+        };
         // SAFETY: the sample is at least size_of::<DispatchedTask>() bytes of ring-buffer memory
         // reserved for us; unaligned write because the ring gives no alignment guarantee.
         unsafe {
-            std::ptr::write_unaligned(sample.as_mut_ptr() as *mut DispatchedTask, *decision);
+            std::ptr::write_unaligned(sample.as_mut_ptr() as *mut DispatchedTask, decision);
         }
         self.user_ringbuf
             .submit(sample)
@@ -480,6 +558,24 @@ impl<'obj> UserSched<'obj> {
             kicks: read_u64(&b.nr_kicks),
             doorbells: read_u64(&b.nr_doorbells),
             shared_queued: read_u64(&b.nr_shared_queued),
+            stages: {
+                let bpf: [Stage; 3] = std::array::from_fn(|i| Stage {
+                    sum_ns: read_u64(&b.stage_sum_ns[i]),
+                    nr: read_u64(&b.stage_nr[i]),
+                    max_ns: read_u64(&b.stage_max_ns[i]),
+                });
+                [self.wake, bpf[0], bpf[1], bpf[2]]
+            },
+        }
+    }
+
+    /// Starts a new interval for the stages' maxima.
+    pub fn reset_stage_max(&mut self) {
+        self.wake.max_ns = 0;
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+            for m in bss.stage_max_ns.iter_mut() {
+                write_u64(m, 0);
+            }
         }
     }
 
@@ -526,7 +622,8 @@ mod tests {
                 seq: 7,
                 slice_ns: 1000,
                 vtime: 0,
-                flags: DISPATCH_F_PREEMPT
+                flags: DISPATCH_F_PREEMPT,
+                sent_kt: 0,
             }
         );
         assert_eq!(DispatchedTask::new(&task).cpu, CPU_ANY);
@@ -539,5 +636,19 @@ mod tests {
             ..Default::default()
         };
         assert!(c.to_string().starts_with("queued=5 user_dispatched=0"));
+    }
+
+    #[test]
+    fn stage_means_over_an_interval() {
+        let stage = |sum_ns, nr, max_ns| Stage { sum_ns, nr, max_ns };
+        let mut before = Counters::default();
+        before.stages[0] = stage(1_000_000, 10, 0);
+        let mut now = before;
+        now.stages[0] = stage(4_000_000, 13, 2_500_000);
+        now.stages[3] = stage(600_000, 3, 300_000);
+        assert_eq!(
+            describe_stages(&now, &before),
+            "read=1000/2500us sent=0/0us ring=0/0us queue=200/300us"
+        );
     }
 }

@@ -12,15 +12,13 @@
 //! what scx_rustland adds on the same channel. Copy this file to start a new policy.
 
 use std::collections::VecDeque;
-use std::mem::MaybeUninit;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use scx_core::{
-    CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, SliceOpts, Ticker, UserSched,
-    UserSchedOpts,
+    run_policy, CommonOpts, DispatchedTask, Policy, QueuedTask, RunEnd, Shutdown, SliceOpts,
+    UserSched, UserSchedOpts,
 };
 
 const NAME: &str = "scx_rlfifo";
@@ -62,7 +60,7 @@ impl Fifo {
     }
 
     /// One round: take every task the kernel sent, dispatch them all in arrival order.
-    fn schedule(&mut self, sched: &mut UserSched<'_>) -> Result<()> {
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
         while let Some(task) = sched.dequeue_task() {
             self.queue.push_back(task);
         }
@@ -81,34 +79,35 @@ impl Fifo {
     }
 }
 
+impl Policy for Fifo {
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
+        Fifo::schedule(self, sched)
+    }
+
+    fn stats(&self) -> String {
+        format!("waiting={}", self.queue.len())
+    }
+}
+
 fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let opts = UserSchedOpts {
         slice_ns: cli.slice.max_ns(),
         partial: cli.common.partial,
         ..UserSchedOpts::new(NAME)
     };
-    let mut object = MaybeUninit::uninit();
-    let mut sched = UserSched::attach(&mut object, &opts)?;
-    log::info!(
-        "{NAME} attached in {} ms ({}{})",
-        sched.attach_time().as_millis(),
+    let describe = format!(
+        "{}{}",
         cli.slice.describe(),
         if cli.common.partial { ", partial" } else { "" }
     );
-
     let mut fifo = Fifo::new(cli);
-    let mut stats = Ticker::new(cli.common.stats_interval());
-    let poll = Duration::from_millis(100);
-    while !shutdown.requested() && sched.exit_info().is_none() {
-        sched.poll(poll).context("waiting for tasks")?;
-        fifo.schedule(&mut sched)?;
-        if stats.due() {
-            log::info!("stats: waiting={} {}", fifo.queue.len(), sched.counters());
-        }
-    }
-    let requested = shutdown.requested() && sched.exit_info().is_none();
-    let info = sched.detach();
-    Ok(RunEnd { requested, info })
+    Ok(run_policy(
+        &opts,
+        &describe,
+        cli.common.stats_interval(),
+        shutdown,
+        &mut fifo,
+    )?)
 }
 
 fn run(cli: &Cli) -> Result<u8> {

@@ -15,25 +15,23 @@
 //! - only about one task per CPU is handed out at a time, so a later task with an earlier
 //!   deadline still overtakes; when a CPU runs dry it rings the doorbell for more;
 //! - a waking task that ran less than the shortest slice since it last slept preempts the task on
-//!   its previous CPU: that is where wakeup latency is won against a CPU hog;
+//!   its previous CPU (its only CPU, if it is pinned): that is where wakeup latency is won
+//!   against a CPU hog;
 //! - the slice shrinks from `--slice-us` towards `--slice-us-min` as more tasks wait.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::mem::MaybeUninit;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{CommandFactory, Parser};
+use scx_core::usersched::SCX_ENQ_WAKEUP;
 use scx_core::{
-    CommonOpts, DispatchedTask, QueuedTask, RunEnd, Shutdown, SliceOpts, Ticker, UserSched,
-    UserSchedOpts, CPU_ANY,
+    run_policy, CommonOpts, DispatchedTask, Policy, QueuedTask, RunEnd, Shutdown, SliceOpts,
+    UserSched, UserSchedOpts, CPU_ANY,
 };
 
 const NAME: &str = "scx_rustland";
-/// `SCX_ENQ_WAKEUP`.
-const SCX_ENQ_WAKEUP: u64 = 1;
 /// How many maximum slices of recent runtime can push a task's deadline back.
 const RUNTIME_CREDIT_SLICES: u64 = 4;
 /// Room reserved for waiting tasks, so the scheduling loop never allocates.
@@ -158,7 +156,7 @@ impl Deadline {
     /// when that CPU is free (idle, or the one this loop runs on), so tasks sharing a CPU are
     /// compared at every slice boundary; other tasks go to an idle CPU or the shared queue, about
     /// one per CPU beyond what already waits there.
-    fn schedule(&mut self, sched: &mut UserSched<'_>) -> Result<()> {
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
         while let Some(task) = sched.dequeue_task() {
             self.enqueue(task);
         }
@@ -173,12 +171,17 @@ impl Deadline {
                 .slice_ns(slice)
                 .vtime(next.vtime.max(1));
             if task.nr_cpus_allowed == 1 {
-                if !sched.is_free(task.cpu) || self.claimed(task.cpu) {
+                if sched.is_free(task.cpu) && !self.claimed(task.cpu) {
+                    self.claim(task.cpu);
+                    decision = decision.cpu(task.cpu);
+                } else if self.is_interactive(task) && task.cpu >= 0 {
+                    // Its one CPU is busy: a latency-critical wakeup takes it over.
+                    decision = decision.cpu(task.cpu).preempt();
+                    self.preempted += 1;
+                } else {
                     self.held.push(next);
                     continue;
                 }
-                self.claim(task.cpu);
-                decision = decision.cpu(task.cpu);
             } else {
                 let cpu = sched.select_cpu(task);
                 if cpu == CPU_ANY && self.is_interactive(task) && task.cpu >= 0 {
@@ -246,6 +249,21 @@ impl Deadline {
     }
 }
 
+impl Policy for Deadline {
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
+        Deadline::schedule(self, sched)
+    }
+
+    fn stats(&self) -> String {
+        format!(
+            "waiting={} dispatched={} preempted={}",
+            self.queue.len(),
+            self.dispatched,
+            self.preempted
+        )
+    }
+}
+
 fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let opts = UserSchedOpts {
         slice_ns: cli.slice.max_ns(),
@@ -253,40 +271,19 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         direct_idle: true,
         ..UserSchedOpts::new(NAME)
     };
-    let mut object = MaybeUninit::uninit();
-    let mut sched = UserSched::attach(&mut object, &opts)?;
-    let attached = Instant::now();
-    log::info!(
-        "{NAME} attached in {} ms ({}{})",
-        sched.attach_time().as_millis(),
+    let describe = format!(
+        "{}{}",
         cli.slice.describe(),
         if cli.common.partial { ", partial" } else { "" }
     );
-
     let mut policy = Deadline::new(cli.slice.max_ns(), cli.slice.min_ns());
-    let mut stats = Ticker::new(cli.common.stats_interval());
-    let poll = Duration::from_millis(100);
-    while !shutdown.requested() && sched.exit_info().is_none() {
-        sched.poll(poll).context("waiting for tasks")?;
-        policy.schedule(&mut sched)?;
-        if stats.due() {
-            let c = sched.counters();
-            log::info!(
-                "stats: queued_user={} dispatched_user={} dispatched_bpf={} fallbacks={} \
-                 preempt={} stale={} uptime={}s",
-                policy.queue.len(),
-                policy.dispatched,
-                c.direct_dispatches + c.kernel_dispatches,
-                c.fallbacks,
-                policy.preempted,
-                c.stale,
-                attached.elapsed().as_secs()
-            );
-        }
-    }
-    let requested = shutdown.requested() && sched.exit_info().is_none();
-    let info = sched.detach();
-    Ok(RunEnd { requested, info })
+    Ok(run_policy(
+        &opts,
+        &describe,
+        cli.common.stats_interval(),
+        shutdown,
+        &mut policy,
+    )?)
 }
 
 fn run(cli: &Cli) -> Result<u8> {

@@ -37,9 +37,11 @@ struct queued_task {
 	u64 enq_ts;		/* when it was enqueued (ns) */
 	u64 runnable_ts;	/* when it last woke up (ns) */
 	u64 stop_ts;		/* when it last stopped running (ns) */
-	u64 exec_runtime;	/* ns it ran since it last slept */
+	u64 exec_runtime;	/* ns it ran: on a wakeup, before it went to sleep;
+				 * otherwise since it woke up */
 	u64 sum_runtime;	/* ns it ran under this scheduler in total */
 	u64 vtime;		/* weighted virtual runtime kept by BPF */
+	u64 queued_kt;		/* CLOCK_MONOTONIC ns when it was sent to user space */
 };
 
 /* User space -> kernel: where and how to run a queued task. */
@@ -50,6 +52,20 @@ struct dispatched_task {
 	u64 slice_ns;		/* 0: the scheduler's default slice */
 	u64 vtime;		/* 0: keep; else the task's new vruntime */
 	u64 flags;		/* DISPATCH_F_* */
+	u64 sent_kt;		/* CLOCK_MONOTONIC ns when user space sent it; 0: untimed */
+};
+
+/*
+ * The stages of a wakeup's round trip, timed on CLOCK_MONOTONIC for every
+ * applied decision for a waking task that carries sent_kt: in user space (enqueue -> decision sent),
+ * in the ring (sent -> applied by ops.dispatch()), and on the CPU's queue
+ * (applied -> running).
+ */
+enum usersched_stage {
+	STAGE_USER,
+	STAGE_RING,
+	STAGE_QUEUE,
+	NR_STAGES,
 };
 
 enum dispatch_flags {

@@ -79,6 +79,11 @@ u64 nr_kicks;		/* idle CPUs woken for dispatched work */
 u64 nr_doorbells;	/* doorbells rung */
 u64 nr_shared_queued;	/* tasks in the shared DSQ, as last seen by ops.dispatch() */
 
+/* Round-trip stages (enum usersched_stage): sum and count; max is reset by user space. */
+u64 stage_sum_ns[NR_STAGES];
+u64 stage_nr[NR_STAGES];
+u64 stage_max_ns[NR_STAGES];
+
 /* Written by user space. */
 u64 nr_user_pending;	/* tasks user space holds back that may run anywhere */
 u32 pinned_pending[USERSCHED_MAX_CPUS];	/* held tasks that can only run on that CPU */
@@ -99,10 +104,13 @@ struct {
 
 struct task_ctx {
 	u64 seq;
+	u64 queued_kt;
+	u64 applied_kt;
 	u64 runnable_ts;
 	u64 start_ts;
 	u64 stop_ts;
 	u64 exec_runtime;
+	u64 last_burst;
 	u64 sum_runtime;
 	bool in_user;
 };
@@ -132,6 +140,17 @@ static bool is_usersched_task(const struct task_struct *p)
 static bool bypasses_user(const struct task_struct *p)
 {
 	return is_usersched_task(p) || (p->flags & PF_KTHREAD);
+}
+
+static void stage_add(u32 stage, u64 ns)
+{
+	if (stage >= NR_STAGES)
+		return;
+	__sync_fetch_and_add(&stage_sum_ns[stage], ns);
+	__sync_fetch_and_add(&stage_nr[stage], 1);
+	/* A lost race only loses a maximum for one stats interval. */
+	if (ns > READ_ONCE(stage_max_ns[stage]))
+		WRITE_ONCE(stage_max_ns[stage], ns);
 }
 
 static void kick_idle_cpu(s32 cpu)
@@ -193,9 +212,13 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	qt->enq_ts = scx_now();
 	qt->runnable_ts = tctx->runnable_ts;
 	qt->stop_ts = tctx->stop_ts;
-	qt->exec_runtime = tctx->exec_runtime;
+	qt->exec_runtime = (enq_flags & SCX_ENQ_WAKEUP) ? tctx->last_burst : tctx->exec_runtime;
 	qt->sum_runtime = tctx->sum_runtime;
 	qt->vtime = p->scx.dsq_vtime;
+	qt->queued_kt = bpf_ktime_get_ns();
+	/* Only wakeups are timed: that is the latency a user feels. */
+	tctx->queued_kt = (enq_flags & SCX_ENQ_WAKEUP) ? qt->queued_kt : 0;
+	tctx->applied_kt = 0;
 	tctx->in_user = true;
 	bpf_ringbuf_submit(qt, 0);
 	__sync_fetch_and_add(&nr_queued, 1);
@@ -235,6 +258,15 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	tctx->in_user = false;
 	if (d.vtime)
 		scx_task_set_vtime(p, d.vtime);
+	if (d.sent_kt && tctx->queued_kt && d.sent_kt >= tctx->queued_kt) {
+		u64 now = bpf_ktime_get_ns();
+
+		if (now >= d.sent_kt) {
+			stage_add(STAGE_USER, d.sent_kt - tctx->queued_kt);
+			stage_add(STAGE_RING, now - d.sent_kt);
+			tctx->applied_kt = now;
+		}
+	}
 
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	if (d.cpu >= 0) {
@@ -312,6 +344,8 @@ void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 	tctx->runnable_ts = scx_now();
+	/* The burst that ended in the sleep this wakeup ends; a new one starts. */
+	tctx->last_burst = tctx->exec_runtime;
 	tctx->exec_runtime = 0;
 }
 
@@ -319,8 +353,16 @@ void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx)
-		tctx->start_ts = scx_now();
+	if (!tctx)
+		return;
+	tctx->start_ts = scx_now();
+	if (tctx->applied_kt) {
+		u64 now = bpf_ktime_get_ns();
+
+		if (now >= tctx->applied_kt)
+			stage_add(STAGE_QUEUE, now - tctx->applied_kt);
+		tctx->applied_kt = 0;
+	}
 }
 
 void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)

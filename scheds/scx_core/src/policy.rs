@@ -1,0 +1,74 @@
+//! The loop every user-space scheduler runs: attach the channel, hand each batch of runnable
+//! tasks to the policy, report stats (the channel's counters and where the round trip's time
+//! goes), detach with the kernel's exit record.
+
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::runner::{RunEnd, Ticker};
+use crate::signals::Shutdown;
+use crate::usersched::{describe_stages, UserSched, UserSchedOpts};
+
+/// How long one wait for tasks may last before the loop checks for shutdown and the kernel's
+/// exit record.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A scheduling policy in user space.
+pub trait Policy {
+    /// One round: take the tasks the kernel sent ([`UserSched::dequeue_task`]) and dispatch
+    /// them in the policy's order.
+    fn schedule(&mut self, sched: &mut UserSched<'_>) -> Result<()>;
+
+    /// The policy's own part of a stats line.
+    fn stats(&self) -> String;
+}
+
+/// Attaches the channel with `opts`, logs `name attached in N ms (describe)`, runs `policy`
+/// until `shutdown` or until the kernel unloads the scheduler, logging a stats line every
+/// `stats` interval, then detaches.
+pub fn run_policy(
+    opts: &UserSchedOpts,
+    describe: &str,
+    stats: Option<Duration>,
+    shutdown: &Shutdown,
+    policy: &mut impl Policy,
+) -> Result<RunEnd> {
+    let mut object = MaybeUninit::uninit();
+    let mut sched = UserSched::attach(&mut object, opts)?;
+    let attached = Instant::now();
+    log::info!(
+        "{} attached in {} ms ({describe})",
+        opts.name,
+        sched.attach_time().as_millis()
+    );
+    let mut ticker = Ticker::new(stats);
+    let mut before = sched.counters();
+    let (mut rounds, mut round_ns, mut round_max_ns) = (0u64, 0u64, 0u64);
+    while !shutdown.requested() && sched.exit_info().is_none() {
+        sched.poll(POLL)?;
+        let start = Instant::now();
+        policy.schedule(&mut sched)?;
+        let ns = start.elapsed().as_nanos() as u64;
+        rounds += 1;
+        round_ns += ns;
+        round_max_ns = round_max_ns.max(ns);
+        if ticker.due() {
+            let now = sched.counters();
+            log::info!(
+                "stats: {} {now} wait_us(mean/max): {} round={}/{}us rounds={rounds} uptime={}s",
+                policy.stats(),
+                describe_stages(&now, &before),
+                round_ns / rounds.max(1) / 1000,
+                round_max_ns / 1000,
+                attached.elapsed().as_secs()
+            );
+            sched.reset_stage_max();
+            before = now;
+            (rounds, round_ns, round_max_ns) = (0, 0, 0);
+        }
+    }
+    let requested = shutdown.requested() && sched.exit_info().is_none();
+    let info = sched.detach();
+    Ok(RunEnd { requested, info })
+}
