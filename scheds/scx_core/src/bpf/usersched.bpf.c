@@ -22,6 +22,13 @@
  *    for a kernel thread that holds a lock it needs, and the kernel's watchdog
  *    would eject it.
  *
+ *  - The scheduler's thread wakes up on the CPU whose enqueue woke it and
+ *    preempts what runs there. Its decision for that CPU (usually the waking
+ *    task, which last ran there) is then applied by that CPU's own
+ *    ops.dispatch() when the scheduler sleeps again: a wakeup that finds no
+ *    idle CPU costs no cross-CPU interrupt. A preempting decision goes to
+ *    the head of the target's local DSQ.
+ *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
  *
@@ -164,6 +171,21 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	bool is_idle = false;
 	s32 cpu;
 
+	/*
+	 * The scheduler wakes up where the task that needs it was enqueued
+	 * (ring buffer wakeups run on that CPU): it runs there at once, and
+	 * its decision for that CPU lands on the local queue when it sleeps
+	 * again, with no cross-CPU interrupt on the way.
+	 */
+	if (is_usersched_task(p)) {
+		cpu = bpf_get_smp_processor_id();
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, SCX_ENQ_PREEMPT);
+			__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+			return cpu;
+		}
+	}
+
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && (direct_idle || bypasses_user(p))) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -235,8 +257,15 @@ void BPF_STRUCT_OPS(usersched_dequeue, struct task_struct *p, u64 deq_flags)
 	}
 }
 
+/* What one ops.dispatch() call drains decisions for. */
+struct drain_ctx {
+	s32 cpu;	/* the CPU running ops.dispatch() */
+	bool local;	/* a decision targeted it: no need to take from the shared DSQ */
+};
+
 static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 {
+	struct drain_ctx *dctx = ctx;
 	struct dispatched_task d;
 	struct task_struct *p;
 	struct task_ctx *tctx;
@@ -271,9 +300,20 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	if (d.cpu >= 0) {
 		if (d.cpu < USERSCHED_MAX_CPUS && bpf_cpumask_test_cpu(d.cpu, p->cpus_ptr)) {
-			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | d.cpu, slice,
-				       (d.flags & DISPATCH_F_PREEMPT) ? SCX_ENQ_PREEMPT : 0);
-			kick_idle_cpu(d.cpu);
+			/*
+			 * A preempting task goes to the head: a task this CPU
+			 * takes from the shared DSQ in the same ops.dispatch()
+			 * lands on the local DSQ first (inserts are deferred
+			 * until ops.dispatch() returns) and would run before it.
+			 */
+			u64 flags = (d.flags & DISPATCH_F_PREEMPT) ?
+				    SCX_ENQ_PREEMPT | SCX_ENQ_HEAD : 0;
+
+			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | d.cpu, slice, flags);
+			if (d.cpu == dctx->cpu)
+				dctx->local = true;
+			else
+				kick_idle_cpu(d.cpu);
 			__sync_fetch_and_add(&nr_user_dispatches, 1);
 			goto out;
 		}
@@ -325,8 +365,14 @@ static void ring_doorbell(s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 {
+	struct drain_ctx dctx = { .cpu = cpu };
+
 	if (scx_bpf_dispatch_nr_slots() > 0)
-		bpf_user_ringbuf_drain(&dispatched, apply_decision, NULL, 0);
+		bpf_user_ringbuf_drain(&dispatched, apply_decision, &dctx, 0);
+
+	/* The decision for this CPU runs next; the shared DSQ waits for the next round. */
+	if (dctx.local)
+		return;
 
 	if (scx_dsq_move_to_local(SHARED_DSQ)) {
 		WRITE_ONCE(nr_shared_queued, scx_bpf_dsq_nr_queued(SHARED_DSQ));
