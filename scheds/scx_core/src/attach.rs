@@ -28,16 +28,56 @@ pub fn set_ops_name(field: &mut [i8; 128], name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The error for a BPF object the kernel refused to load.
+/// The error for a BPF object the kernel refused to load, naming the kernel features libbpf
+/// reported missing.
 pub fn load_error(name: &str, source: libbpf_rs::Error) -> Error {
+    let missing = missing_features(&crate::logging::take_libbpf_warnings());
+    let why = if missing.is_empty() {
+        "the verifier's reason is logged above".to_string()
+    } else {
+        format!(
+            "this kernel lacks {}: boot a newer kernel, or use a scheduler built for this one",
+            missing.join(", ")
+        )
+    };
     Error::Load {
         what: format!(
-            "loading the {name} BPF program into kernel {} failed (the verifier's reason and the \
-             missing kernel feature, if any, are logged above)",
+            "loading the {name} BPF program into kernel {} failed ({why})",
             kernel::release()
         ),
         source,
     }
+}
+
+/// The kernel features libbpf's warnings say are missing, in words.
+fn missing_features(warnings: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in warnings {
+        let feature = if let Some(rest) = w.split("extern (func ksym) '").nth(1) {
+            rest.split('\'').next().map(|f| format!("the kfunc {f}()"))
+        } else if let Some(rest) = w.split("extern (var ksym) '").nth(1) {
+            rest.split('\'')
+                .next()
+                .map(|v| format!("the kernel symbol {v}"))
+        } else if w.contains("struct_ops init_kern") && w.contains("Cannot find member ") {
+            w.split("Cannot find member ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(|m| format!("the sched_ext_ops callback {m}"))
+        } else if w.contains("struct_ops init_kern") && w.contains("is not found in kernel BTF") {
+            Some("sched_ext (struct sched_ext_ops is not in its BTF)".to_string())
+        } else if w.contains("kernel BTF is missing") {
+            Some("BTF type information (CONFIG_DEBUG_INFO_BTF)".to_string())
+        } else {
+            None
+        };
+        if let Some(f) = feature {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// Attaches the struct_ops `map` and waits until the kernel reports `name` enabled (or reports
@@ -83,6 +123,30 @@ pub fn unlock_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_features_in_words() {
+        let warnings: Vec<String> = [
+            "libbpf: extern (func ksym) 'scx_bpf_dsq_insert_vtime': not found in kernel or module BTFs",
+            "libbpf: failed to load object 'usersched_bpf'",
+            "libbpf: struct_ops init_kern usersched_ops: Cannot find member dequeue_later in kernel BTF",
+            "libbpf: struct_ops init_kern usersched_ops: member exit is not a struct_ops program",
+            "libbpf: extern (func ksym) 'scx_bpf_dsq_insert_vtime': not found in kernel or module BTFs",
+            "libbpf: kernel BTF is missing at '/sys/kernel/btf/vmlinux', was CONFIG_DEBUG_INFO_BTF enabled?",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            missing_features(&warnings),
+            vec![
+                "the kfunc scx_bpf_dsq_insert_vtime()",
+                "the sched_ext_ops callback dequeue_later",
+                "BTF type information (CONFIG_DEBUG_INFO_BTF)",
+            ]
+        );
+        assert!(missing_features(&["libbpf: prog 'x': BPF program load failed".into()]).is_empty());
+    }
 
     #[test]
     fn ops_names() {

@@ -2,6 +2,9 @@
 //! `SCX_*` fields) when systemd connected stderr to it, otherwise one `name: level: message` line
 //! per record on stderr; libbpf's own messages are routed through the same logger.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use systemd_journal_logger::JournalLog;
 
@@ -32,8 +35,28 @@ impl Log for StderrLogger {
     fn flush(&self) {}
 }
 
+/// libbpf's recent warnings, for explaining a failed load in words.
+static LIBBPF_WARNINGS: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+const KEPT_WARNINGS: usize = 64;
+
+/// Takes the warnings libbpf printed since the last call.
+pub fn take_libbpf_warnings() -> Vec<String> {
+    match LIBBPF_WARNINGS.lock() {
+        Ok(mut kept) => kept.drain(..).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 fn libbpf_print(level: libbpf_rs::PrintLevel, msg: String) {
     let msg = msg.trim_end();
+    if level == libbpf_rs::PrintLevel::Warn {
+        if let Ok(mut kept) = LIBBPF_WARNINGS.lock() {
+            if kept.len() == KEPT_WARNINGS {
+                kept.pop_front();
+            }
+            kept.push_back(msg.to_string());
+        }
+    }
     match level {
         libbpf_rs::PrintLevel::Warn => log::warn!("libbpf: {msg}"),
         libbpf_rs::PrintLevel::Info => log::debug!("libbpf: {msg}"),
