@@ -3,8 +3,10 @@
 //! goes), detach with the kernel's exit record.
 
 use std::mem::MaybeUninit;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::cli::{CommonOpts, SliceOpts};
 use crate::error::Result;
 use crate::runner::{RunEnd, Ticker};
 use crate::signals::Shutdown;
@@ -71,4 +73,46 @@ pub fn run_policy(
     let requested = shutdown.requested() && sched.exit_info().is_none();
     let info = sched.detach();
     Ok(RunEnd { requested, info })
+}
+
+/// The whole of a user-space scheduler's `main` once its command line is parsed into `slice`
+/// and `common` (`command` is its clap definition, for `--generate`): validate, attach the
+/// channel (`direct_idle`: wakeups that find an idle CPU skip user space), run a fresh
+/// `new_policy()` per attach, restart when the kernel asks, map the end to an exit code.
+pub fn scheduler_main<P: Policy>(
+    name: &'static str,
+    command: clap::Command,
+    slice: &SliceOpts,
+    common: &CommonOpts,
+    direct_idle: bool,
+    new_policy: impl Fn() -> P,
+) -> ExitCode {
+    crate::cli::main(name, command, common, || {
+        crate::cli::run_scheduler(
+            name,
+            common,
+            || slice.validate(),
+            |shutdown| {
+                let opts = UserSchedOpts {
+                    slice_ns: slice.max_ns(),
+                    partial: common.partial,
+                    direct_idle,
+                    ..UserSchedOpts::new(name)
+                };
+                let describe = format!(
+                    "{}{}",
+                    slice.describe(),
+                    if common.partial { ", partial" } else { "" }
+                );
+                let mut policy = new_policy();
+                Ok(run_policy(
+                    &opts,
+                    &describe,
+                    common.stats_interval(),
+                    shutdown,
+                    &mut policy,
+                )?)
+            },
+        )
+    })
 }

@@ -277,8 +277,8 @@ pub struct UserSched<'obj> {
     attach_time: Duration,
 }
 
-/// CLOCK_MONOTONIC in ns: the clock of `bpf_ktime_get_ns()`.
-fn monotonic_ns() -> u64 {
+/// CLOCK_MONOTONIC in ns: the clock of `bpf_ktime_get_ns()` and [`QueuedTask::queued_kt`].
+pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -14,12 +14,8 @@
 use std::collections::VecDeque;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{CommandFactory, Parser};
-use scx_core::{
-    run_policy, CommonOpts, DispatchedTask, Policy, QueuedTask, RunEnd, Shutdown, SliceOpts,
-    UserSched, UserSchedOpts,
-};
+use scx_core::{CommonOpts, DispatchedTask, Policy, QueuedTask, SliceOpts, UserSched};
 
 const NAME: &str = "scx_rlfifo";
 
@@ -89,39 +85,11 @@ impl Policy for Fifo {
     }
 }
 
-fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
-    let opts = UserSchedOpts {
-        slice_ns: cli.slice.max_ns(),
-        partial: cli.common.partial,
-        ..UserSchedOpts::new(NAME)
-    };
-    let describe = format!(
-        "{}{}",
-        cli.slice.describe(),
-        if cli.common.partial { ", partial" } else { "" }
-    );
-    let mut fifo = Fifo::new(cli);
-    Ok(run_policy(
-        &opts,
-        &describe,
-        cli.common.stats_interval(),
-        shutdown,
-        &mut fifo,
-    )?)
-}
-
-fn run(cli: &Cli) -> Result<u8> {
-    scx_core::cli::run_scheduler(
-        NAME,
-        &cli.common,
-        || cli.slice.validate(),
-        |shutdown| run_once(cli, shutdown),
-    )
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scx_core::cli::main(NAME, Cli::command(), &cli.common, || run(&cli))
+    scx_core::policy::scheduler_main(NAME, Cli::command(), &cli.slice, &cli.common, false, || {
+        Fifo::new(&cli)
+    })
 }
 
 #[cfg(test)]

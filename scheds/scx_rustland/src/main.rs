@@ -7,33 +7,34 @@
 //!   slice behind the scheduler's clock, so a long sleep buys a bounded head start, not a
 //!   monopoly;
 //! - tasks wait ordered by deadline: a waking task's is its vruntime plus the (weighted) time it
-//!   ran since it last slept, capped at [`RUNTIME_CREDIT_SLICES`] slices, so tasks that sleep
-//!   often (interactive, I/O bound) come first; a task that stayed runnable (a CPU hog at the
-//!   end of its slice) is ordered by vruntime alone, so hogs share CPUs by weight;
+//!   ran in the burst that ended in its sleep, capped at [`RUNTIME_CREDIT_SLICES`] slice, so
+//!   tasks that sleep after short bursts (interactive, I/O bound) come first; a task that stayed
+//!   runnable (a CPU hog at the end of its slice) is ordered by vruntime alone, so hogs share
+//!   CPUs by weight; a task that waited [`MAX_WAIT_SLICES`] maximum slices goes first;
 //! - a wakeup that finds an idle CPU runs there at once, decided in BPF (previous CPU, then an
 //!   idle core, then any idle CPU); everything else comes here;
 //! - only about one task per CPU is handed out at a time, so a later task with an earlier
 //!   deadline still overtakes; when a CPU runs dry it rings the doorbell for more;
-//! - a waking task that ran less than the shortest slice since it last slept preempts the task on
+//! - a waking task whose last burst was shorter than the shortest slice preempts the task on
 //!   its previous CPU (its only CPU, if it is pinned): that is where wakeup latency is won
-//!   against a CPU hog;
+//!   against a CPU hog. At most one such preemption per CPU and round, and none once a task with
+//!   an earlier deadline had to wait for a CPU: preemption never overtakes the deadline order;
 //! - the slice shrinks from `--slice-us` towards `--slice-us-min` as more tasks wait.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use scx_core::usersched::SCX_ENQ_WAKEUP;
-use scx_core::{
-    run_policy, CommonOpts, DispatchedTask, Policy, QueuedTask, RunEnd, Shutdown, SliceOpts,
-    UserSched, UserSchedOpts, CPU_ANY,
-};
+use scx_core::{CommonOpts, DispatchedTask, Policy, QueuedTask, SliceOpts, UserSched, CPU_ANY};
 
 const NAME: &str = "scx_rustland";
 /// How many maximum slices of recent runtime can push a task's deadline back.
-const RUNTIME_CREDIT_SLICES: u64 = 4;
+const RUNTIME_CREDIT_SLICES: u64 = 1;
+/// A task that waited this many maximum slices goes ahead of every deadline: a bound on
+/// starvation when newer wakeups keep arriving with earlier deadlines.
+const MAX_WAIT_SLICES: u64 = 5;
 /// Room reserved for waiting tasks, so the scheduling loop never allocates.
 const QUEUE_CAPACITY: usize = 32768;
 
@@ -165,30 +166,36 @@ impl Deadline {
         let mut budget = nr_cpus.saturating_sub(shared);
         let slice = self.slice(self.queue.len() as u64 + shared);
 
+        // Once a task had to wait for lack of CPUs, no later one (by deadline) may preempt.
+        let mut blocked = false;
         while let Some(Reverse(next)) = self.queue.pop() {
             let task = &next.task;
             let mut decision = DispatchedTask::new(task)
                 .slice_ns(slice)
                 .vtime(next.vtime.max(1));
+            // A latency-critical wakeup takes its CPU over, one per CPU and round.
+            let may_preempt =
+                !blocked && self.is_interactive(task) && task.cpu >= 0 && !self.claimed(task.cpu);
             if task.nr_cpus_allowed == 1 {
                 if sched.is_free(task.cpu) && !self.claimed(task.cpu) {
-                    self.claim(task.cpu);
                     decision = decision.cpu(task.cpu);
-                } else if self.is_interactive(task) && task.cpu >= 0 {
-                    // Its one CPU is busy: a latency-critical wakeup takes it over.
+                } else if may_preempt {
                     decision = decision.cpu(task.cpu).preempt();
                     self.preempted += 1;
                 } else {
                     self.held.push(next);
                     continue;
                 }
+                self.claim(task.cpu);
             } else {
                 let cpu = sched.select_cpu(task);
-                if cpu == CPU_ANY && self.is_interactive(task) && task.cpu >= 0 {
+                if cpu == CPU_ANY && may_preempt {
                     decision = decision.cpu(task.cpu).preempt();
+                    self.claim(task.cpu);
                     self.preempted += 1;
                 } else if cpu == CPU_ANY {
                     if budget == 0 {
+                        blocked = true;
                         self.held.push(next);
                         continue;
                     }
@@ -205,9 +212,15 @@ impl Deadline {
             self.vclock = self.vclock.max(next.vtime);
             self.dispatched += 1;
         }
-        // Publish what is held: pinned tasks per CPU, the rest as "any CPU".
+        // Publish what is held: pinned tasks per CPU, the rest as "any CPU". A task that has
+        // waited too long is first in line from now on.
+        let now = scx_core::usersched::monotonic_ns();
+        let max_wait = MAX_WAIT_SLICES * self.slice_ns;
         let mut anywhere = 0;
-        for w in self.held.drain(..) {
+        for mut w in self.held.drain(..) {
+            if now.saturating_sub(w.task.queued_kt) > max_wait {
+                w.deadline = 0;
+            }
             if w.task.nr_cpus_allowed == 1 {
                 if let Some(n) = usize::try_from(w.task.cpu)
                     .ok()
@@ -264,40 +277,11 @@ impl Policy for Deadline {
     }
 }
 
-fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
-    let opts = UserSchedOpts {
-        slice_ns: cli.slice.max_ns(),
-        partial: cli.common.partial,
-        direct_idle: true,
-        ..UserSchedOpts::new(NAME)
-    };
-    let describe = format!(
-        "{}{}",
-        cli.slice.describe(),
-        if cli.common.partial { ", partial" } else { "" }
-    );
-    let mut policy = Deadline::new(cli.slice.max_ns(), cli.slice.min_ns());
-    Ok(run_policy(
-        &opts,
-        &describe,
-        cli.common.stats_interval(),
-        shutdown,
-        &mut policy,
-    )?)
-}
-
-fn run(cli: &Cli) -> Result<u8> {
-    scx_core::cli::run_scheduler(
-        NAME,
-        &cli.common,
-        || cli.slice.validate(),
-        |shutdown| run_once(cli, shutdown),
-    )
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scx_core::cli::main(NAME, Cli::command(), &cli.common, || run(&cli))
+    scx_core::policy::scheduler_main(NAME, Cli::command(), &cli.slice, &cli.common, true, || {
+        Deadline::new(cli.slice.max_ns(), cli.slice.min_ns())
+    })
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
  *  - One vruntime-ordered DSQ per last-level cache (LLC). A task's virtual
  *    runtime advances by the time it runs scaled by 100 / weight, so nice
  *    levels translate into CPU shares. It waits ordered by a deadline: its
- *    vruntime plus the (weighted) time it ran since it last slept, capped at
- *    slice_lag. Tasks that switch voluntarily often (interactive, I/O bound;
- *    the rate is measured here, per task, as an average of voluntary context
- *    switches per second) have that term divided by four, so they go first.
+ *    vruntime plus the (weighted) time it ran in its last burst (for a
+ *    wakeup, the burst that ended in the sleep), capped at slice_lag. Tasks
+ *    that switch voluntarily often (interactive, I/O bound; the rate is
+ *    measured here, per task, as an average of voluntary context switches
+ *    per second) have that term divided by four, so they go first.
  *    A task waking from a long sleep may lag its LLC's clock by at most
  *    slice_lag: a bounded head start, never a monopoly.
  *
@@ -21,8 +22,10 @@
  *
  *  - ops.enqueue() puts everything else in the LLC queue of the CPU the task
  *    was placed on and kicks an idle CPU that may run it. An interactive
- *    wakeup that found no idle CPU preempts the task on its CPU instead: that
- *    is what keeps wakeup latency low while hogs keep every CPU busy.
+ *    wakeup that found no idle CPU preempts the task on its CPU instead, if
+ *    that task is not interactive: that is what keeps wakeup latency low
+ *    while hogs keep every CPU busy, without interactive tasks preempting
+ *    each other.
  *
  *  - ops.dispatch() first compares the task whose slice just ended with the
  *    head of its LLC queue: if its deadline is still the earliest, it runs on
@@ -64,6 +67,9 @@ UEI_DEFINE(uei);
 /* Virtual clock of each LLC: the highest vruntime that started running there. */
 u64 llc_vclock[BPFLAND_MAX_LLCS];
 
+/* Whether the task each CPU runs is interactive (set in ops.running()). */
+u8 cpu_runs_interactive[BPFLAND_MAX_CPUS];
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -73,7 +79,8 @@ struct {
 
 struct task_ctx {
 	u64 vruntime;		/* weighted virtual runtime */
-	u64 exec_runtime;	/* ns run since the task last slept */
+	u64 exec_runtime;	/* ns run since the task last woke up */
+	u64 last_burst;		/* ns it ran before it last went to sleep */
 	u64 start_ts;		/* when it last started running */
 	u64 nvcsw;		/* voluntary switches in the current window */
 	u64 nvcsw_ts;		/* start of the current window */
@@ -133,10 +140,15 @@ static u64 task_slice(u32 llc)
 	return MAX(slice_max_ns / (waiting + 1), slice_min_ns);
 }
 
-/* Deadline: vruntime plus the weighted recent runtime (shorter for interactive tasks). */
+/*
+ * Deadline: vruntime plus the weighted recent runtime (shorter for interactive
+ * tasks): for a wakeup, the burst that ended in its sleep; otherwise what it
+ * ran since it woke up.
+ */
 static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
 {
-	u64 runtime = MIN(tctx->exec_runtime, slice_lag_ns);
+	u64 ran = tctx->exec_runtime ? tctx->exec_runtime : tctx->last_burst;
+	u64 runtime = MIN(ran, slice_lag_ns);
 
 	/* Bounded after weighting too, or a nice 19 task could wait for seconds. */
 	runtime = MIN(scale_by_task_weight_inverse(p, runtime), slice_lag_ns);
@@ -224,12 +236,16 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/*
 	 * An interactive wakeup that found no idle CPU takes its CPU now, for a
-	 * short slice, rather than waiting behind a CPU hog; but only if nothing
-	 * else already jumped the queue there, or a crowd of interactive tasks
-	 * waking each other would keep the LLC queue from ever running.
+	 * short slice, rather than waiting behind a CPU hog; but only a CPU that
+	 * runs a task that is not interactive itself, and only if nothing else
+	 * already jumped the queue there: a crowd of interactive tasks waking
+	 * each other (a message-passing workload) would otherwise preempt each
+	 * other at every message and keep the LLC queue from ever running.
 	 */
 	if ((enq_flags & SCX_ENQ_WAKEUP) && is_interactive(tctx) &&
 	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
+	    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | SCX_ENQ_PREEMPT);
 		STAT_INC(preempt);
@@ -312,18 +328,23 @@ void BPF_STRUCT_OPS(bpfland_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx)
-		tctx->exec_runtime = 0;
+	if (!tctx)
+		return;
+	tctx->last_burst = tctx->exec_runtime;
+	tctx->exec_runtime = 0;
 }
 
 void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 {
-	u32 llc = llc_of(scx_bpf_task_cpu(p)) & (BPFLAND_MAX_LLCS - 1);
+	s32 cpu = scx_bpf_task_cpu(p);
+	u32 llc = llc_of(cpu) & (BPFLAND_MAX_LLCS - 1);
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
 	if (!tctx)
 		return;
 	tctx->start_ts = scx_now();
+	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
+		cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] = is_interactive(tctx);
 	if (time_before(llc_vclock[llc], tctx->vruntime))
 		llc_vclock[llc] = tctx->vruntime;
 }

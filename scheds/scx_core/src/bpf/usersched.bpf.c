@@ -22,12 +22,11 @@
  *    for a kernel thread that holds a lock it needs, and the kernel's watchdog
  *    would eject it.
  *
- *  - The scheduler's thread wakes up on the CPU whose enqueue woke it and
- *    preempts what runs there. Its decision for that CPU (usually the waking
- *    task, which last ran there) is then applied by that CPU's own
- *    ops.dispatch() when the scheduler sleeps again: a wakeup that finds no
- *    idle CPU costs no cross-CPU interrupt. A preempting decision goes to
- *    the head of the target's local DSQ.
+ *  - A decision for the CPU that drains it runs next: that CPU does not take
+ *    from the shared DSQ in the same ops.dispatch() (what it takes lands on
+ *    the local DSQ at once, the drained inserts only when ops.dispatch()
+ *    returns, so it would run first). A preempting decision goes to the head
+ *    of the target's local DSQ.
  *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
@@ -170,21 +169,6 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 {
 	bool is_idle = false;
 	s32 cpu;
-
-	/*
-	 * The scheduler wakes up where the task that needs it was enqueued
-	 * (ring buffer wakeups run on that CPU): it runs there at once, and
-	 * its decision for that CPU lands on the local queue when it sleeps
-	 * again, with no cross-CPU interrupt on the way.
-	 */
-	if (is_usersched_task(p)) {
-		cpu = bpf_get_smp_processor_id();
-		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-			scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, SCX_ENQ_PREEMPT);
-			__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-			return cpu;
-		}
-	}
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && (direct_idle || bypasses_user(p))) {
@@ -373,6 +357,17 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	/* The decision for this CPU runs next; the shared DSQ waits for the next round. */
 	if (dctx.local)
 		return;
+
+	/*
+	 * User space holds tasks that can run only here: ask for them before
+	 * taking from the shared DSQ, or a CPU that always finds shared work
+	 * would never report itself free and they would wait forever.
+	 */
+	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
+	    READ_ONCE(pinned_pending[(u32)cpu & (USERSCHED_MAX_CPUS - 1)])) {
+		ring_doorbell(cpu, prev);
+		return;
+	}
 
 	if (scx_dsq_move_to_local(SHARED_DSQ)) {
 		WRITE_ONCE(nr_shared_queued, scx_bpf_dsq_nr_queued(SHARED_DSQ));
