@@ -8,6 +8,7 @@ check() {
     start_sched "$S"
     wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach within 5 s"; }
     expect_eq "$(cat "$SX_SYSFS/switch_all")" 1 "switch_all"
+    wait_enable_seq $((seq0 + 1)) 2
     expect_eq "$(cat "$SX_SYSFS/enable_seq")" $((seq0 + 1)) "enable_seq"
     kill -0 "$SX_PID" || fail "$S exited after attaching"
     echo "rss_kb=$(rss_kb "$SX_PID")"

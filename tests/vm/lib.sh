@@ -10,6 +10,7 @@
 #   sx_now_ms                 print milliseconds since boot
 #   wait_attached NAME SECS   wait until NAME is attached; prints attach_ms=<n>; 1 on timeout
 #   wait_disabled SECS        wait until no scheduler is attached; prints detach_ms=<n>
+#   wait_enable_seq N SECS    wait until enable_seq reaches N (it lags "enabled" a little)
 #   ok MSG                    print "ok: MSG"
 #   fail MSG                  print "FAIL: MSG" and the sched_ext state, then exit 1
 #   expect_eq ACTUAL EXPECTED WHAT
@@ -96,6 +97,19 @@ wait_attached() {
             return 1
         fi
         usleep 20000
+    done
+}
+
+# wait_enable_seq N TIMEOUT_SECS: wait until enable_seq reaches N. The kernel bumps it only
+# after it reports the scheduler enabled, so right after wait_attached it may still be behind.
+wait_enable_seq() {
+    _sx_n=0
+    while :; do
+        _sx_read "$SX_SYSFS/enable_seq"
+        [ "$_sx_val" -ge "$1" ] && return 0
+        [ "$_sx_n" -ge $(( ${2:-2} * 50 )) ] && return 1
+        usleep 20000
+        _sx_n=$((_sx_n + 1))
     done
 }
 

@@ -5,9 +5,10 @@
 
 check() {
     S=$1
+    seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
     start_sched "$S" --stats 5
     wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
-    seq=$(cat "$SX_SYSFS/enable_seq")
+    wait_enable_seq "$seq" 2 || fail "enable_seq did not reach $seq after attaching"
     start_load /tmp/load
     sleep 1
     c0=$(load_counts /tmp/load)
