@@ -13,9 +13,10 @@ pub struct CpuStats {
     pub llc_local: u64,
     pub cross_llc: u64,
     pub kicks: u64,
+    pub sync: u64,
 }
 
-const FIELDS: usize = 5;
+const FIELDS: usize = 6;
 
 impl CpuStats {
     /// Adds one CPU's raw `struct cpu_stats`.
@@ -31,6 +32,7 @@ impl CpuStats {
         self.llc_local += v[2];
         self.cross_llc += v[3];
         self.kicks += v[4];
+        self.sync += v[5];
     }
 
     /// What happened since `earlier`.
@@ -41,6 +43,7 @@ impl CpuStats {
             llc_local: self.llc_local.saturating_sub(earlier.llc_local),
             cross_llc: self.cross_llc.saturating_sub(earlier.cross_llc),
             kicks: self.kicks.saturating_sub(earlier.kicks),
+            sync: self.sync.saturating_sub(earlier.sync),
         }
     }
 }
@@ -49,8 +52,8 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} preempt={} llc_local={} cross_llc={} kicks={}",
-            self.direct, self.preempt, self.llc_local, self.cross_llc, self.kicks
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={}",
+            self.direct, self.sync, self.preempt, self.llc_local, self.cross_llc, self.kicks
         )
     }
 }
@@ -75,14 +78,14 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 5]| {
+        let cpu = |vals: [u64; 6]| {
             vals.iter()
                 .flat_map(|v| v.to_ne_bytes())
                 .collect::<Vec<_>>()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60]));
         assert_eq!(
             t,
             CpuStats {
@@ -90,7 +93,8 @@ mod tests {
                 preempt: 22,
                 llc_local: 33,
                 cross_llc: 44,
-                kicks: 55
+                kicks: 55,
+                sync: 66,
             }
         );
         let d = t.delta(&CpuStats {
@@ -100,7 +104,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 preempt=22 llc_local=33 cross_llc=44 kicks=55"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55"
         );
     }
 }

@@ -23,6 +23,7 @@ struct cpu_stats {
 	u64 llc_local;		/* tasks taken from the CPU's own LLC queue */
 	u64 cross_llc;		/* tasks taken from another LLC's queue */
 	u64 kicks;		/* idle CPUs woken for queued work */
+	u64 sync;		/* synchronous wakeups run next on the waker's CPU */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

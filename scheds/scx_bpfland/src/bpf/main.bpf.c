@@ -19,6 +19,9 @@
  *    an idle full core (SMT-aware, skipped with --no-smt-aware), an idle CPU
  *    in the previous CPU's LLC, any idle CPU the task may use. A wakeup that
  *    finds one is dispatched straight to that CPU's local DSQ: no queueing.
+ *    A synchronous wakeup that finds none (a pipe or socket hand-off: the
+ *    waker is about to sleep) runs next on the waker's CPU, in the same LLC,
+ *    if nothing is queued there yet.
  *
  *  - ops.enqueue() puts everything else in the LLC queue of the CPU the task
  *    was placed on and kicks an idle CPU that may run it. An interactive
@@ -211,6 +214,20 @@ s32 BPF_STRUCT_OPS(bpfland_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 	if (cpu >= 0) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(llc_of(cpu)), 0);
 		STAT_INC(direct);
+		return cpu;
+	}
+
+	/*
+	 * A synchronous wakeup (the waker is about to sleep: a pipe or socket
+	 * hand-off) with nothing else queued on the waker's CPU runs there next,
+	 * on a warm cache, instead of queueing behind the whole LLC.
+	 */
+	cpu = bpf_get_smp_processor_id();
+	if ((wake_flags & SCX_WAKE_SYNC) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    llc_of(cpu) == llc_of(prev_cpu) &&
+	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, 0);
+		STAT_INC(sync);
 		return cpu;
 	}
 	return prev_cpu;
