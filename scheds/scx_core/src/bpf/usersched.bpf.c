@@ -25,8 +25,7 @@
  *  - A decision for the CPU that drains it runs next: that CPU does not take
  *    from the shared DSQ in the same ops.dispatch() (what it takes lands on
  *    the local DSQ at once, the drained inserts only when ops.dispatch()
- *    returns, so it would run first). A preempting decision goes to the head
- *    of the target's local DSQ.
+ *    returns, so it would run first).
  *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
@@ -285,13 +284,11 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	if (d.cpu >= 0) {
 		if (d.cpu < USERSCHED_MAX_CPUS && bpf_cpumask_test_cpu(d.cpu, p->cpus_ptr)) {
 			/*
-			 * A preempting task goes to the head: a task this CPU
-			 * takes from the shared DSQ in the same ops.dispatch()
-			 * lands on the local DSQ first (inserts are deferred
-			 * until ops.dispatch() returns) and would run before it.
+			 * Not to the head: kernel threads already queued there
+			 * (the watchdog's worker among them) must not be
+			 * overtaken by a stream of preempting wakeups.
 			 */
-			u64 flags = (d.flags & DISPATCH_F_PREEMPT) ?
-				    SCX_ENQ_PREEMPT | SCX_ENQ_HEAD : 0;
+			u64 flags = (d.flags & DISPATCH_F_PREEMPT) ? SCX_ENQ_PREEMPT : 0;
 
 			scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | d.cpu, slice, flags);
 			if (d.cpu == dctx->cpu)
