@@ -12,8 +12,12 @@
  *    that switch voluntarily often (interactive, I/O bound; the rate is
  *    measured here, per task, as an average of voluntary context switches
  *    per second) have that term divided by four, so they go first.
- *    A task waking from a long sleep may lag its LLC's clock by at most
- *    slice_lag: a bounded head start, never a monopoly.
+ *    No task may lag its LLC's clock by more than slice_lag, checked at every
+ *    enqueue and whenever a running task is weighed against the queue: a
+ *    waking sleeper gets a bounded head start, never a monopoly, and a task
+ *    that stayed runnable on a crowded CPU (pinned there with others) cannot
+ *    fall seconds behind the clock and then hold its CPU, or keep the tasks
+ *    that ran elsewhere waiting, until it has caught up.
  *
  *  - ops.select_cpu() looks for an idle CPU in this order: the previous CPU,
  *    an idle full core (SMT-aware, skipped with --no-smt-aware), an idle CPU
@@ -160,8 +164,18 @@ static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
 	return tctx->vruntime + runtime;
 }
 
-/* A waking task may lag its LLC's clock by at most slice_lag. */
-static void clamp_sleeper(struct task_ctx *tctx, u32 llc)
+/*
+ * A task may lag its LLC's clock by at most slice_lag. The clock is the
+ * highest vruntime that started running in the LLC, so it advances with the
+ * least contended CPU: with tasks pinned several to one CPU and one to the
+ * other (affinity churn, taskset), the crowded CPU's tasks fall behind it by
+ * the second. Unbounded, the gap starved every task at the clock (on either
+ * CPU) for as long as the crowd took to catch up: the kernel ejected the
+ * scheduler for a runnable task stall within 20 s of stress-ng --affinity
+ * --affinity-pin with CPU hogs and forks. Bounded, the longest wait is a few
+ * slices.
+ */
+static void clamp_lag(struct task_ctx *tctx, u32 llc)
 {
 	u64 vclock = llc_vclock[llc & (BPFLAND_MAX_LLCS - 1)];
 
@@ -269,8 +283,7 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	if (enq_flags & SCX_ENQ_WAKEUP)
-		clamp_sleeper(tctx, llc);
+	clamp_lag(tctx, llc);
 	scx_dsq_insert_vtime(p, llc_dsq(llc), task_slice(llc), task_deadline(p, tctx), enq_flags);
 
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
@@ -310,6 +323,8 @@ static bool prev_goes_first(struct task_struct *prev, u32 llc)
 		return false;
 	/* prev keeps running without ops.stopping(): charge the slice it just used. */
 	charge(prev, tctx, scx_now());
+	/* And it may not run on for longer than the lag bound allows any task to be behind. */
+	clamp_lag(tctx, llc);
 	deadline = task_deadline(prev, tctx);
 	bpf_for_each(scx_dsq, head, llc_dsq(llc), 0) {
 		first = !time_before(head->scx.dsq_vtime, deadline);
