@@ -10,6 +10,7 @@ mod man;
 mod snap;
 mod sysguest;
 mod test;
+mod torture;
 mod util;
 mod vm;
 mod vmlinux;
@@ -122,6 +123,11 @@ enum Cmd {
     },
     /// Compare each sched_ext scheduler with EEVDF in one VM boot per kernel (a benchmark)
     Bench(bench::BenchArgs),
+    /// Every scheduler under stress-ng's scheduler stressors and mixed loads, with EEVDF as the
+    /// control: a scheduler the kernel ejects fails
+    Torture(torture::TortureArgs),
+    /// Minutes of rotating mixed load per scheduler: ejections, longest waits, RSS, CPU share
+    Soak(torture::SoakArgs),
     /// Boot a systemd guest and run the scx.service scenarios from tests/systemd
     ///
     /// `--kernel bookworm` boots Debian 12's own kernel (no sched_ext) for the `nosched` scenario.
@@ -350,6 +356,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Bench(args) => {
             host::ensure()?;
             return Ok(exit_for(bench::command(&args)?));
+        }
+        Cmd::Torture(args) => {
+            host::ensure()?;
+            return Ok(exit_for(torture::torture(&args)?));
+        }
+        Cmd::Soak(args) => {
+            host::ensure()?;
+            return Ok(exit_for(torture::soak(&args)?));
         }
         Cmd::Demo {
             tcg,

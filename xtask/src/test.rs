@@ -126,8 +126,9 @@ pub fn command(opts: &Options) -> Result<usize> {
                 scenarios,
             };
             let mut vm_checks = Vec::new();
+            // The kernels' guests are independent: one per host core, side by side.
             let vm_ok = step(&mut checks, &format!("VM run ({smp} vCPUs)"), || {
-                vm_checks = vm::run(&vm_opts)?;
+                vm_checks = vm::run_parallel(&vm_opts)?;
                 Ok(())
             });
             if vm_ok {
@@ -136,6 +137,17 @@ pub fn command(opts: &Options) -> Result<usize> {
             }
             checks.extend(vm_checks);
         }
+        // Every scheduler under stress-ng's scheduler stressors and mixed loads, both kernels
+        // side by side: a scheduler the kernel ejects fails here.
+        let mut torture_checks = Vec::new();
+        if step(&mut checks, "cargo xtask torture", || {
+            let args = crate::torture::TortureArgs::for_test(opts.tcg, opts.quick);
+            torture_checks = crate::torture::run_checks(&args)?;
+            Ok(())
+        }) {
+            checks.pop();
+        }
+        checks.extend(torture_checks);
         let sys_opts = crate::sysguest::Options {
             userland: crate::sysguest::Userland::Bookworm,
             kernel: if opts.quick {

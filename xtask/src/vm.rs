@@ -704,6 +704,57 @@ pub fn run_scripts(opts: &Options, extra_cmdline: &[String]) -> Result<Vec<Conso
     run_resolved(opts, &opts.scenarios, extra_cmdline)
 }
 
+/// Like `run`, but with every selected kernel booted at once (see `run_scripts_parallel`).
+pub fn run_parallel(opts: &Options) -> Result<Vec<Check>> {
+    resolve_scenarios(&opts.scenarios)?;
+    let consoles = in_parallel(opts, |o| run_resolved(o, &o.scenarios, &[]))?;
+    Ok(consoles.into_iter().flat_map(|c| c.checks).collect())
+}
+
+/// Like `run_scripts`, but with every selected kernel booted at once, each VM on a host thread
+/// of its own (single-threaded TCG uses one core per VM). Consoles come back in kernel order.
+pub fn run_scripts_parallel(opts: &Options, extra_cmdline: &[String]) -> Result<Vec<Console>> {
+    in_parallel(opts, |o| run_scripts(o, extra_cmdline))
+}
+
+/// Builds once, then runs `each` for every selected kernel on a thread of its own, with
+/// `opts` narrowed to that kernel.
+fn in_parallel(
+    opts: &Options,
+    each: impl Fn(&Options) -> Result<Vec<Console>> + Sync,
+) -> Result<Vec<Console>> {
+    let kernels = select_kernels(&opts.kernel, opts.fetch)?;
+    if opts.build {
+        build_binaries()?;
+    }
+    let per_kernel: Vec<Options> = kernels
+        .iter()
+        .map(|k| Options {
+            kernel: k.kver.clone(),
+            build: false,
+            fetch: Fetch::Offline,
+            ..opts.clone()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = per_kernel
+            .iter()
+            .map(|o| {
+                let each = &each;
+                scope.spawn(move || each(o))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(consoles) => out.extend(consoles?),
+                Err(_) => bail!("a VM thread panicked"),
+            }
+        }
+        Ok(out)
+    })
+}
+
 fn run_resolved(
     opts: &Options,
     scenarios: &[String],
@@ -726,7 +777,10 @@ fn run_resolved(
             .collect();
         eprintln!("xtask: guest binaries: {}", names.join(" "));
     }
-    let work = std::env::temp_dir().join(format!("scx-vm-{}", std::process::id()));
+    // One directory per call: calls may run at once, from several threads.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let work = std::env::temp_dir().join(format!("scx-vm-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let result = run_kernels(opts, scenarios, &kernels, &binaries, &work, extra_cmdline);
     let _ = std::fs::remove_dir_all(&work);
