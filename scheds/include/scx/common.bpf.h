@@ -68,6 +68,7 @@ bool scx_bpf_task_running(const struct task_struct *p) __ksym;
 void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data,
 		       u32 data__sz) __ksym;
 void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym;
+void scx_bpf_dump_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym;
 
 int bpf_iter_scx_dsq_new(struct bpf_iter_scx_dsq *it, u64 dsq_id, u64 flags) __ksym __weak;
 struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) __ksym __weak;
@@ -109,6 +110,16 @@ void bpf_rcu_read_unlock(void) __ksym;
 	___scx_bstr_prep(fmt, ##args)					\
 	scx_bpf_exit_bstr((code), ___scx_fmt, ___scx_param,		\
 			  sizeof(___scx_param));			\
+})
+
+/*
+ * Add a line to the kernel's exit dump; only from ops.dump(), ops.dump_cpu()
+ * and ops.dump_task(). Lines accumulate until one ends in a newline.
+ */
+#define scx_bpf_dump(fmt, args...)					\
+({									\
+	___scx_bstr_prep(fmt, ##args)					\
+	scx_bpf_dump_bstr(___scx_fmt, ___scx_param, sizeof(___scx_param)); \
 })
 
 static inline bool is_percpu_kthread(const struct task_struct *p)

@@ -5,7 +5,9 @@
  * ops.exit() copies the kernel's scx_exit_info into a global that user space
  * reads through the skeleton once the scheduler is gone: the exit kind
  * (enum scx_exit_kind), the exit code (carrying SCX_ECODE_* flags such as
- * "restart me"), the reason the kernel gives and the scheduler's message.
+ * "restart me"), the reason the kernel gives, the scheduler's message, and the
+ * kernel's state dump (every CPU and runnable task, with what the scheduler's
+ * ops.dump*() callbacks add), which the kernel writes for an error exit.
  * The layout must match struct user_exit_info in scx_core's Rust code.
  */
 #ifndef __SCX_USER_EXIT_INFO_BPF_H
@@ -13,6 +15,8 @@
 
 #define UEI_REASON_LEN	128
 #define UEI_MSG_LEN	1024
+/* Also the schedulers' sched_ext_ops.exit_dump_len. */
+#define UEI_DUMP_LEN	16384
 
 struct user_exit_info {
 	s32 kind;
@@ -20,6 +24,7 @@ struct user_exit_info {
 	s64 exit_code;
 	char reason[UEI_REASON_LEN];
 	char msg[UEI_MSG_LEN];
+	char dump[UEI_DUMP_LEN];
 };
 
 #define UEI_DEFINE(__name)						\
@@ -36,6 +41,9 @@ struct user_exit_info {
 				  sizeof(__uei_name.reason), (__ei)->reason); \
 	bpf_probe_read_kernel_str(__uei_name.msg,			\
 				  sizeof(__uei_name.msg), (__ei)->msg);	\
+	if ((__ei)->dump)						\
+		bpf_probe_read_kernel_str(__uei_name.dump,		\
+					  sizeof(__uei_name.dump), (__ei)->dump); \
 	__uei_name.exit_code = (__ei)->exit_code;			\
 	barrier();							\
 	__uei_name.kind = (__ei)->kind;					\

@@ -133,7 +133,12 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         std::thread::sleep(Duration::from_millis(100));
         if ticker.due() {
             let now = stats::read(&skel.maps.stats)?;
-            log::info!("stats: {}", now.delta(&last));
+            let (wait_ns, wait_pid) = stats::take_wait_max(&mut skel);
+            log::info!(
+                "stats: {} task_wait_max={}us(pid {wait_pid})",
+                now.delta(&last),
+                wait_ns / 1000
+            );
             last = now;
         }
     }

@@ -58,6 +58,22 @@ impl fmt::Display for CpuStats {
     }
 }
 
+/// The longest wait of a runnable task since the last call, and that task; starts a new
+/// interval.
+pub fn take_wait_max(skel: &mut crate::skel::BpflandSkel<'_>) -> (u64, i32) {
+    let Some(bss) = skel.maps.bss_data.as_deref_mut() else {
+        return (0, 0);
+    };
+    // SAFETY: aligned fields of the mmapped BPF data that BPF updates concurrently; volatile
+    // accesses keep the compiler from caching or eliding them.
+    unsafe {
+        let ns = std::ptr::read_volatile(&bss.wait_max_ns);
+        let pid = std::ptr::read_volatile(&bss.wait_max_pid);
+        std::ptr::write_volatile(&mut bss.wait_max_ns, 0);
+        (ns, pid)
+    }
+}
+
 /// Reads and sums the per-CPU counters.
 pub fn read(map: &dyn MapCore) -> Result<CpuStats> {
     let key = 0u32.to_ne_bytes();

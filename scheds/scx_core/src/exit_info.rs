@@ -8,6 +8,8 @@ use crate::error::exit_code;
 pub const ECODE_ACT_RESTART: i64 = 1 << 48;
 /// `SCX_ECODE_RSN_HOTPLUG`: the exit was caused by a CPU going on- or offline.
 pub const ECODE_RSN_HOTPLUG: i64 = 1 << 32;
+/// `UEI_DUMP_LEN`: room for the kernel's state dump in the record.
+pub const DUMP_LEN: usize = 16384;
 
 /// The layout of `struct user_exit_info` in `scx/user_exit_info.bpf.h`.
 #[repr(C)]
@@ -18,6 +20,7 @@ pub struct RawExitInfo {
     pub exit_code: i64,
     pub reason: [u8; 128],
     pub msg: [u8; 1024],
+    pub dump: [u8; DUMP_LEN],
 }
 
 /// `enum scx_exit_kind`, as far as user space needs to tell the kinds apart.
@@ -85,6 +88,9 @@ pub struct ExitInfo {
     pub exit_code: i64,
     pub reason: String,
     pub msg: String,
+    /// The kernel's state dump for an error exit (one line per entry; empty otherwise): every
+    /// CPU and runnable task, and what the scheduler's `ops.dump*()` callbacks add.
+    pub dump: String,
 }
 
 fn c_string(bytes: &[u8]) -> String {
@@ -95,6 +101,17 @@ fn c_string(bytes: &[u8]) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The dump as text: up to the first NUL, blank lines dropped, trailing spaces trimmed.
+fn dump_text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end])
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ExitInfo {
@@ -108,10 +125,15 @@ impl ExitInfo {
             std::mem::size_of::<RawExitInfo>(),
             "uei has the wrong layout"
         );
+        let base = raw as *const T as *const RawExitInfo;
         // SAFETY: sizes match (checked above) and RawExitInfo is plain old data with no invalid
-        // bit patterns; the volatile read keeps the compiler from caching BPF-written memory.
-        let raw: RawExitInfo =
-            unsafe { std::ptr::read_volatile(raw as *const T as *const RawExitInfo) };
+        // bit patterns; volatile reads keep the compiler from caching BPF-written memory. The
+        // kind alone is read first: callers poll this, and the record is 17 KiB.
+        if unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*base).kind)) } == 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        let raw: RawExitInfo = unsafe { std::ptr::read_volatile(base) };
         if raw.kind == 0 {
             return None;
         }
@@ -120,6 +142,7 @@ impl ExitInfo {
             exit_code: raw.exit_code,
             reason: c_string(&raw.reason),
             msg: c_string(&raw.msg),
+            dump: dump_text(&raw.dump),
         })
     }
 
@@ -167,6 +190,7 @@ mod tests {
             exit_code: code,
             reason: [0; 128],
             msg: [0; 1024],
+            dump: [0; DUMP_LEN],
         };
         r.reason[..reason.len()].copy_from_slice(reason.as_bytes());
         r.msg[..msg.len()].copy_from_slice(msg.as_bytes());
@@ -204,6 +228,16 @@ mod tests {
         assert_eq!(code(1025, 0), exit_code::EJECTED_ERROR);
         assert_eq!(code(1030, 0), exit_code::EJECTED_ERROR);
         assert_eq!(code(66, 0), exit_code::EJECTED_OTHER);
+    }
+
+    #[test]
+    fn dump_is_kept_line_by_line() {
+        let mut r = raw(1026, 0, "runnable task stall", "");
+        let text = b"CPU 0   : nr_run=3\n\n  R a[1] -7ms  \n";
+        r.dump[..text.len()].copy_from_slice(text);
+        let info = ExitInfo::read(&r).expect("set");
+        assert_eq!(info.dump, "CPU 0   : nr_run=3\n  R a[1] -7ms");
+        assert_eq!(ExitInfo::read(&raw(64, 0, "", "")).expect("set").dump, "");
     }
 
     #[test]

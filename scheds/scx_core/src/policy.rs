@@ -58,9 +58,11 @@ pub fn run_policy(
         if ticker.due() {
             let now = sched.counters();
             log::info!(
-                "stats: {} {now} wait_us(mean/max): {} round={}/{}us rounds={rounds} uptime={}s",
+                "stats: {} {now} wait_us(mean/max): {} task_wait_max={}us(pid {}) round={}/{}us rounds={rounds} uptime={}s",
                 policy.stats(),
                 describe_stages(&now, &before),
+                now.wait_max_ns / 1000,
+                now.wait_max_pid,
                 round_ns / rounds.max(1) / 1000,
                 round_max_ns / 1000,
                 attached.elapsed().as_secs()

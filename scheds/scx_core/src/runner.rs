@@ -51,6 +51,7 @@ pub fn after_run(name: &str, end: &RunEnd) -> Next {
                 );
             } else {
                 log::error!("{name} was ejected by the kernel ({})", info.describe());
+                log_dump(name, info);
             }
             Next::Exit(code)
         }
@@ -62,6 +63,18 @@ pub fn after_run(name: &str, end: &RunEnd) -> Next {
             log::error!("{name} stopped without an exit record from the kernel");
             Next::Exit(exit_code::FAILURE)
         }
+    }
+}
+
+/// Logs the kernel's state dump of an ejection, one line each, so the journal says where each
+/// stuck task waited.
+pub fn log_dump(name: &str, info: &ExitInfo) {
+    if info.dump.is_empty() {
+        return;
+    }
+    log::error!("{name}: the kernel's dump at the ejection follows");
+    for line in info.dump.lines() {
+        log::error!("{name}: dump: {line}");
     }
 }
 
@@ -129,6 +142,7 @@ mod tests {
             exit_code: code,
             reason: String::new(),
             msg: String::new(),
+            dump: String::new(),
         })
     }
 

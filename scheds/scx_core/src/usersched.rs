@@ -186,6 +186,10 @@ pub struct Counters {
     /// sent the decision (`sent`, which includes `read`), then in the ring until BPF applied the
     /// decision (`ring`), then on the CPU's queue until the task ran (`queue`).
     pub stages: [Stage; NR_STAGES],
+    /// The longest any task waited runnable before it ran, and that task, since the last
+    /// [`UserSched::reset_stage_max`].
+    pub wait_max_ns: u64,
+    pub wait_max_pid: i32,
 }
 
 /// Number of timed stages of a round trip.
@@ -272,6 +276,8 @@ pub struct UserSched<'obj> {
     freed: Vec<bool>,
     /// Wakeups: from enqueue until user space read them.
     wake: Stage,
+    /// Records read from the ring, doorbells included.
+    nr_read: u64,
     nr_cpus: usize,
     name: String,
     attach_time: Duration,
@@ -365,6 +371,7 @@ impl<'obj> UserSched<'obj> {
             claimed: vec![false; nr_cpus],
             freed: vec![false; nr_cpus],
             wake: Stage::default(),
+            nr_read: 0,
             nr_cpus,
             name: opts.name.clone(),
             attach_time,
@@ -423,6 +430,11 @@ impl<'obj> UserSched<'obj> {
                 let _ = self.consume();
             }
             let task = self.incoming.borrow_mut().pop_front()?;
+            self.nr_read += 1;
+            if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+                // For the exit dump: how far behind the ring user space is.
+                write_u64(&mut bss.nr_user_read, self.nr_read);
+            }
             if task.pid == DOORBELL_PID || task.enq_flags & SCX_ENQ_LAST != 0 {
                 self.mark_freed(task.cpu);
             }
@@ -566,16 +578,20 @@ impl<'obj> UserSched<'obj> {
                 });
                 [self.wake, bpf[0], bpf[1], bpf[2]]
             },
+            wait_max_ns: read_u64(&b.wait_max_ns),
+            // SAFETY: an aligned i32 of the mmapped BPF data, written by BPF.
+            wait_max_pid: unsafe { std::ptr::read_volatile(&b.wait_max_pid) },
         }
     }
 
-    /// Starts a new interval for the stages' maxima.
+    /// Starts a new interval for the stages' maxima and the longest task wait.
     pub fn reset_stage_max(&mut self) {
         self.wake.max_ns = 0;
         if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
             for m in bss.stage_max_ns.iter_mut() {
                 write_u64(m, 0);
             }
+            write_u64(&mut bss.wait_max_ns, 0);
         }
     }
 

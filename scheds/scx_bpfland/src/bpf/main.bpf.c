@@ -51,6 +51,7 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
+#include <scx/wait_max.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -92,6 +93,7 @@ struct task_ctx {
 	u64 nvcsw;		/* voluntary switches in the current window */
 	u64 nvcsw_ts;		/* start of the current window */
 	u64 avg_nvcsw;		/* voluntary switches per second, averaged */
+	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 };
 
 struct {
@@ -364,6 +366,7 @@ void BPF_STRUCT_OPS(bpfland_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 	tctx->last_burst = tctx->exec_runtime;
 	tctx->exec_runtime = 0;
+	wait_begin(&tctx->wait_ts, scx_now());
 }
 
 void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
@@ -375,6 +378,7 @@ void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->start_ts = scx_now();
+	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
 	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
 		cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] = is_interactive(tctx);
 	if (time_before(llc_vclock[llc], tctx->vruntime))
@@ -390,6 +394,8 @@ void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
 		return;
 	charge(p, tctx, now);
 	tctx->start_ts = 0;
+	if (runnable)
+		wait_begin(&tctx->wait_ts, now);
 
 	/* Going to sleep: a voluntary context switch. */
 	if (!runnable)
@@ -440,6 +446,41 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(bpfland_init)
 	return 0;
 }
 
+/* The exit dump: each LLC queue and its clock. */
+void BPF_STRUCT_OPS(bpfland_dump, struct scx_dump_ctx *dctx)
+{
+	u32 i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
+
+	bpf_for(i, 0, n)
+		scx_bpf_dump("bpfland: llc %u queued=%d vclock=%llu\n", i,
+			     scx_bpf_dsq_nr_queued(llc_dsq(i)),
+			     llc_vclock[i & (BPFLAND_MAX_LLCS - 1)]);
+}
+
+/* The exit dump, per CPU: its LLC and whether it runs an interactive task. */
+void BPF_STRUCT_OPS(bpfland_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle)
+{
+	if (cpu < 0 || cpu >= BPFLAND_MAX_CPUS)
+		return;
+	scx_bpf_dump("bpfland: cpu %d llc=%u runs_interactive=%u idle=%d\n", cpu, llc_of(cpu),
+		     cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)], idle);
+}
+
+/*
+ * The exit dump, per runnable task (the kernel already shows its DSQ, how long it
+ * has been runnable and its allowed CPUs): the numbers that order it.
+ */
+void BPF_STRUCT_OPS(bpfland_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (!tctx)
+		return;
+	scx_bpf_dump("bpfland: vruntime=%llu deadline=%llu exec_runtime=%llu last_burst=%llu nvcsw/s=%llu cpus=%u\n",
+		     tctx->vruntime, task_deadline(p, tctx), tctx->exec_runtime,
+		     tctx->last_burst, tctx->avg_nvcsw, p->nr_cpus_allowed);
+}
+
 void BPF_STRUCT_OPS(bpfland_exit, struct scx_exit_info *ei)
 {
 	UEI_RECORD(uei, ei);
@@ -457,6 +498,10 @@ struct sched_ext_ops bpfland_ops = {
 	.init_task	= (void *)bpfland_init_task,
 	.init		= (void *)bpfland_init,
 	.exit		= (void *)bpfland_exit,
+	.dump		= (void *)bpfland_dump,
+	.dump_cpu	= (void *)bpfland_dump_cpu,
+	.dump_task	= (void *)bpfland_dump_task,
+	.exit_dump_len	= UEI_DUMP_LEN,
 	.timeout_ms	= 5000,
 	.name		= "scx_bpfland",
 };

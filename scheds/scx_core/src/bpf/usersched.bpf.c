@@ -58,6 +58,7 @@
  */
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
+#include <scx/wait_max.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -90,6 +91,7 @@ u64 stage_nr[NR_STAGES];
 u64 stage_max_ns[NR_STAGES];
 
 /* Written by user space. */
+u64 nr_user_read;	/* records user space has read from the queued ring */
 u64 nr_user_pending;	/* tasks user space holds back that may run anywhere */
 u32 pinned_pending[USERSCHED_MAX_CPUS];	/* held tasks that can only run on that CPU */
 u32 doorbell_rung[USERSCHED_MAX_CPUS];	/* set here, cleared by user space */
@@ -109,6 +111,7 @@ struct {
 
 struct task_ctx {
 	u64 seq;
+	u64 sent_ts;		/* when its last record went to user space */
 	u64 queued_kt;
 	u64 applied_kt;
 	u64 runnable_ts;
@@ -117,6 +120,7 @@ struct task_ctx {
 	u64 exec_runtime;
 	u64 last_burst;
 	u64 sum_runtime;
+	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 	bool in_user;
 };
 
@@ -225,6 +229,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx->queued_kt = (enq_flags & SCX_ENQ_WAKEUP) ? qt->queued_kt : 0;
 	tctx->applied_kt = 0;
 	tctx->in_user = true;
+	tctx->sent_ts = qt->enq_ts;
 	bpf_ringbuf_submit(qt, 0);
 	__sync_fetch_and_add(&nr_queued, 1);
 }
@@ -382,6 +387,7 @@ void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 	tctx->runnable_ts = scx_now();
+	wait_begin(&tctx->wait_ts, tctx->runnable_ts);
 	/* The burst that ended in the sleep this wakeup ends; a new one starts. */
 	tctx->last_burst = tctx->exec_runtime;
 	tctx->exec_runtime = 0;
@@ -394,6 +400,7 @@ void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->start_ts = scx_now();
+	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
 	if (tctx->applied_kt) {
 		u64 now = bpf_ktime_get_ns();
 
@@ -408,7 +415,11 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	u64 now = scx_now(), delta;
 
-	if (!tctx || !tctx->start_ts)
+	if (!tctx)
+		return;
+	if (runnable)
+		wait_begin(&tctx->wait_ts, now);
+	if (!tctx->start_ts)
 		return;
 	delta = now - tctx->start_ts;
 	tctx->exec_runtime += delta;
@@ -435,6 +446,50 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
 	return scx_bpf_create_dsq(SHARED_DSQ, -1);
 }
 
+/* The exit dump: whether user space keeps up with the ring and what it holds back. */
+void BPF_STRUCT_OPS(usersched_dump, struct scx_dump_ctx *dctx)
+{
+	u64 sent = READ_ONCE(nr_queued) + READ_ONCE(nr_doorbells);
+	u64 read = READ_ONCE(nr_user_read);
+
+	scx_bpf_dump("usersched: records sent=%llu read by user space=%llu unread=%lld\n",
+		     sent, read, (s64)(sent - read));
+	scx_bpf_dump("usersched: held back for any CPU=%llu shared queue=%d applied=%llu stale=%llu\n",
+		     READ_ONCE(nr_user_pending), scx_bpf_dsq_nr_queued(SHARED_DSQ),
+		     READ_ONCE(nr_user_dispatches), READ_ONCE(nr_stale));
+}
+
+/* The exit dump, per CPU: the held tasks only it may run, its doorbell, its idle flag. */
+void BPF_STRUCT_OPS(usersched_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle)
+{
+	u32 idx;
+
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
+		return;
+	idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
+	scx_bpf_dump("usersched: cpu %d pinned_held=%u doorbell=%u idle=%u\n", cpu,
+		     READ_ONCE(pinned_pending[idx]), READ_ONCE(doorbell_rung[idx]),
+		     READ_ONCE(cpu_idle[idx]));
+}
+
+/*
+ * The exit dump, per runnable task: whether it waits for a decision from user
+ * space (and since when), and the sequence number a decision must carry.
+ */
+void BPF_STRUCT_OPS(usersched_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = scx_now();
+
+	if (!tctx)
+		return;
+	scx_bpf_dump("usersched: %s seq=%llu last record sent %llu us ago bypass=%d\n",
+		     tctx->in_user ? "waits for user space" : "not in user space", tctx->seq,
+		     tctx->sent_ts && !time_before(now, tctx->sent_ts) ?
+			(now - tctx->sent_ts) / 1000 : 0,
+		     bypasses_user(p));
+}
+
 void BPF_STRUCT_OPS(usersched_exit, struct scx_exit_info *ei)
 {
 	UEI_RECORD(uei, ei);
@@ -453,6 +508,10 @@ struct sched_ext_ops usersched_ops = {
 	.init_task	= (void *)usersched_init_task,
 	.init		= (void *)usersched_init,
 	.exit		= (void *)usersched_exit,
+	.dump		= (void *)usersched_dump,
+	.dump_cpu	= (void *)usersched_dump_cpu,
+	.dump_task	= (void *)usersched_dump_task,
+	.exit_dump_len	= UEI_DUMP_LEN,
 	.flags		= SCX_OPS_KEEP_BUILTIN_IDLE | SCX_OPS_ENQ_LAST,
 	.timeout_ms	= 5000,
 	.name		= "usersched",
