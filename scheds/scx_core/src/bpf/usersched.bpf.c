@@ -25,7 +25,9 @@
  *  - A decision for the CPU that drains it runs next: that CPU does not take
  *    from the shared DSQ in the same ops.dispatch() (what it takes lands on
  *    the local DSQ at once, the drained inserts only when ops.dispatch()
- *    returns, so it would run first).
+ *    returns, so it would run first), unless the shared DSQ's oldest task
+ *    has waited a whole slice: then that task goes first, so decisions and
+ *    doorbells for pinned tasks never starve the shared DSQ.
  *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
@@ -121,6 +123,7 @@ struct task_ctx {
 	u64 last_burst;
 	u64 sum_runtime;
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
+	u64 shared_ts;		/* when it was put in the shared DSQ */
 	bool in_user;
 };
 
@@ -208,6 +211,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
 	if (!qt) {
 		tctx->in_user = false;
+		tctx->shared_ts = scx_now();
 		scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
 		__sync_fetch_and_add(&nr_fallbacks, 1);
 		return;
@@ -306,6 +310,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		__sync_fetch_and_add(&nr_bad_cpu, 1);
 	}
 
+	tctx->shared_ts = scx_now();
 	scx_dsq_insert(p, SHARED_DSQ, slice, 0);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
 	{
@@ -349,27 +354,56 @@ static void ring_doorbell(s32 cpu, struct task_struct *prev)
 	__sync_fetch_and_add(&nr_doorbells, 1);
 }
 
+/*
+ * Whether the oldest task of the shared DSQ has waited there a whole slice:
+ * then it goes before anything else this CPU might run. Without iterators
+ * (older kernels) every task counts as overdue, which only costs latency.
+ */
+static bool shared_head_overdue(void)
+{
+	struct task_struct *head;
+	struct task_ctx *tctx;
+	bool overdue = false;
+	u64 now = scx_now();
+
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return true;
+	bpf_for_each(scx_dsq, head, SHARED_DSQ, 0) {
+		tctx = lookup_task_ctx(head);
+		overdue = !tctx || !time_before(now, tctx->shared_ts + slice_ns);
+		break;
+	}
+	return overdue;
+}
+
 void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct drain_ctx dctx = { .cpu = cpu };
+	bool overdue, pinned;
 
 	if (scx_bpf_dispatch_nr_slots() > 0)
 		bpf_user_ringbuf_drain(&dispatched, apply_decision, &dctx, 0);
 
-	/* The decision for this CPU runs next; the shared DSQ waits for the next round. */
-	if (dctx.local)
-		return;
-
 	/*
-	 * User space holds tasks that can run only here: ask for them before
-	 * taking from the shared DSQ, or a CPU that always finds shared work
-	 * would never report itself free and they would wait forever.
+	 * The decision for this CPU runs next, and user space holding tasks
+	 * that can run only here is asked for them (a doorbell) before this CPU
+	 * takes from the shared DSQ: otherwise a CPU that always found shared
+	 * work would never report itself free, and they would wait forever.
+	 *
+	 * But neither may hold back the shared DSQ for long. Its tasks were
+	 * already handed out, so user space no longer weighs them: with tasks
+	 * pinned to every CPU (stress-ng --affinity-pin, taskset), each CPU went
+	 * on serving its own decisions and doorbells, and a task of the shared
+	 * DSQ starved until the kernel ejected the scheduler. Once its oldest
+	 * task has waited a slice, a CPU takes it first.
 	 */
-	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
-	    READ_ONCE(pinned_pending[(u32)cpu & (USERSCHED_MAX_CPUS - 1)])) {
+	overdue = shared_head_overdue();
+	pinned = cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
+		 READ_ONCE(pinned_pending[(u32)cpu & (USERSCHED_MAX_CPUS - 1)]);
+	if (pinned && !dctx.local)
 		ring_doorbell(cpu, prev);
+	if ((dctx.local || pinned) && !overdue)
 		return;
-	}
 
 	if (scx_dsq_move_to_local(SHARED_DSQ)) {
 		WRITE_ONCE(nr_shared_queued, scx_bpf_dsq_nr_queued(SHARED_DSQ));
@@ -377,7 +411,8 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	WRITE_ONCE(nr_shared_queued, 0);
 
-	ring_doorbell(cpu, prev);
+	if (!pinned && !dctx.local)
+		ring_doorbell(cpu, prev);
 }
 
 void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
