@@ -44,6 +44,7 @@ const MIXES: &[&str] = &[
     "mix-affinity",
     "mix-forkexec",
     "mix-churn",
+    "mix-pinned",
     "mix-nice",
     "mix-cgroup",
     "mix-fifo",

@@ -717,6 +717,11 @@ pub fn run_scripts_parallel(opts: &Options, extra_cmdline: &[String]) -> Result<
     in_parallel(opts, |o| run_scripts(o, extra_cmdline))
 }
 
+thread_local! {
+    /// Set on the threads of `in_parallel`: console lines name their kernel.
+    static SIDE_BY_SIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Builds once, then runs `each` for every selected kernel on a thread of its own, with
 /// `opts` narrowed to that kernel.
 fn in_parallel(
@@ -741,7 +746,10 @@ fn in_parallel(
             .iter()
             .map(|o| {
                 let each = &each;
-                scope.spawn(move || each(o))
+                scope.spawn(move || {
+                    SIDE_BY_SIDE.with(|s| s.set(true));
+                    each(o)
+                })
             })
             .collect();
         let mut out = Vec::new();
@@ -810,7 +818,8 @@ fn run_kernels(
             &initrd,
         )
         .with_context(|| format!("building the initramfs for {}", kernel.kver))?;
-        let prefix = (kernels.len() > 1).then_some(kernel.kver.as_str());
+        let several = kernels.len() > 1 || SIDE_BY_SIDE.with(std::cell::Cell::get);
+        let prefix = several.then_some(kernel.kver.as_str());
         let boot = boot(kernel, &initrd, opts, prefix, extra_cmdline)?;
         let to_init = boot
             .lines

@@ -37,7 +37,7 @@ LAST_CPU=$((NCPU - 1))
 
 STRESSORS="affinity clone exec fork futex mutex nice pthread race-sched resched schedpolicy sem
 switch vfork vforkmany yield zombie spawn hrtimers cyclic sleep"
-MIXES="mix-affinity mix-forkexec mix-churn mix-nice mix-cgroup mix-fifo mix-memory"
+MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-nice mix-cgroup mix-fifo mix-memory"
 
 # wanted STEP: 0 when STEP is selected
 wanted() {
@@ -70,7 +70,8 @@ why() {
     _sx_read "$SX_SYSFS/root/ops"
     _ops=$_sx_val
     _sx_read "$SX_SYSFS/enable_seq"
-    _reason=$(dmesg | grep -o 'sched_ext: BPF scheduler .* disabled (.*)' | tail -n 1)
+    _reason=$(dmesg | grep -A 1 'sched_ext: BPF scheduler .* disabled (.*)' | tail -n 2 \
+        | sed 's/^\[ *[0-9.]*\] //' | tr '\n' ' ')
     _alive=dead
     [ "$1" != eevdf ] && kill -0 "$SX_PID" 2>/dev/null && _alive=alive
     echo "state=$_st ops=$_ops enable_seq=$SEQ->$_sx_val process=$_alive${_reason:+ kernel: $_reason}"
@@ -84,7 +85,8 @@ show_logs() {
         # The kernel's dump of the ejection: where every runnable task waited.
         grep ' dump: ' "/tmp/$1.log" | head -n 400 | sed 's/^.* dump: /    dump| /'
     fi
-    dmesg | grep -v '^\[ *[0-9.]*\]    ' | tail -n 30 | sed 's/^/    dmesg| /'
+    dmesg | grep -e 'sched_ext' -e 'BUG:' -e 'WARNING:' -e 'Oops' -e 'Out of memory' \
+        | tail -n 30 | sed 's/^/    dmesg| /'
     echo "torture-log end $1"
 }
 
@@ -144,6 +146,25 @@ mix_churn() {
         _c=$((_c + 1))
         _sx_now
     done
+    mix_stop
+    return 0
+}
+
+# Two CPU hogs pinned to each CPU (taskset) and unpinned hogs and forks beside them: the
+# unpinned ones must still get CPU time while every CPU has pinned work of its own.
+mix_pinned() {
+    _i=0
+    while [ "$_i" -lt "$NCPU" ]; do
+        taskset -c "$_i" sh -c 'while :; do :; done' &
+        MIX_PIDS="$MIX_PIDS $!"
+        taskset -c "$_i" sh -c 'while :; do :; done' &
+        MIX_PIDS="$MIX_PIDS $!"
+        hog
+        _i=$((_i + 1))
+    done
+    _sx_counter_loop /tmp/pinned.forks /bin/true 50 &
+    MIX_PIDS="$MIX_PIDS $!"
+    sleep "$1"
     mix_stop
     return 0
 }
