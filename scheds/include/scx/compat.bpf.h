@@ -70,6 +70,29 @@ static inline bool scx_dsq_move_to_local(u64 dsq_id)
 }
 
 /*
+ * Moving the task an iterator is at from its DSQ to another, from ops.dispatch().
+ * 6.12:      scx_bpf_dispatch_from_dsq()
+ * 6.13-7.x:  scx_bpf_dsq_move()
+ * Inside bpf_for_each(scx_dsq, ...), BPF_FOR_EACH_ITER names the iterator.
+ */
+#define BPF_FOR_EACH_ITER	(&___it)
+
+bool scx_bpf_dsq_move___scx(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+			    u64 dsq_id, u64 enq_flags) __ksym __weak;
+bool scx_bpf_dispatch_from_dsq___scx(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+				     u64 dsq_id, u64 enq_flags) __ksym __weak;
+
+static inline bool scx_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+				u64 dsq_id, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move___scx))
+		return scx_bpf_dsq_move___scx(it, p, dsq_id, enq_flags);
+	if (bpf_ksym_exists(scx_bpf_dispatch_from_dsq___scx))
+		return scx_bpf_dispatch_from_dsq___scx(it, p, dsq_id, enq_flags);
+	return false;
+}
+
+/*
  * A clock that is cheap and monotonic per CPU.
  * 6.12-6.13: none; bpf_ktime_get_ns()
  * 6.14 on:   scx_bpf_now() (the rq clock when it is valid)

@@ -14,9 +14,10 @@ pub struct CpuStats {
     pub cross_llc: u64,
     pub kicks: u64,
     pub sync: u64,
+    pub rescued: u64,
 }
 
-const FIELDS: usize = 6;
+const FIELDS: usize = 7;
 
 impl CpuStats {
     /// Adds one CPU's raw `struct cpu_stats`.
@@ -33,6 +34,7 @@ impl CpuStats {
         self.cross_llc += v[3];
         self.kicks += v[4];
         self.sync += v[5];
+        self.rescued += v[6];
     }
 
     /// What happened since `earlier`.
@@ -44,6 +46,7 @@ impl CpuStats {
             cross_llc: self.cross_llc.saturating_sub(earlier.cross_llc),
             kicks: self.kicks.saturating_sub(earlier.kicks),
             sync: self.sync.saturating_sub(earlier.sync),
+            rescued: self.rescued.saturating_sub(earlier.rescued),
         }
     }
 }
@@ -52,8 +55,14 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={}",
-            self.direct, self.sync, self.preempt, self.llc_local, self.cross_llc, self.kicks
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={}",
+            self.direct,
+            self.sync,
+            self.preempt,
+            self.llc_local,
+            self.cross_llc,
+            self.kicks,
+            self.rescued
         )
     }
 }
@@ -94,14 +103,14 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 6]| {
+        let cpu = |vals: [u64; 7]| {
             vals.iter()
                 .flat_map(|v| v.to_ne_bytes())
                 .collect::<Vec<_>>()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70]));
         assert_eq!(
             t,
             CpuStats {
@@ -111,6 +120,7 @@ mod tests {
                 cross_llc: 44,
                 kicks: 55,
                 sync: 66,
+                rescued: 77,
             }
         );
         let d = t.delta(&CpuStats {
@@ -120,7 +130,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77"
         );
     }
 }

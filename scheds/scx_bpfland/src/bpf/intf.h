@@ -24,6 +24,7 @@ struct cpu_stats {
 	u64 cross_llc;		/* tasks taken from another LLC's queue */
 	u64 kicks;		/* idle CPUs woken for queued work */
 	u64 sync;		/* synchronous wakeups run next on the waker's CPU */
+	u64 rescued;		/* tasks run out of deadline order after waiting too long */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

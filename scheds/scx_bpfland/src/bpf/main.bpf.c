@@ -45,6 +45,16 @@
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
  *
+ *  - No task waits in an LLC queue longer than STARVE_NS: about every
+ *    RESCUE_SCAN_NS, a CPU that dispatches looks at the back of its LLC
+ *    queue (where the latest deadlines wait) and runs a task that waited
+ *    that long first. Deadline order alone does not bound a wait in wall
+ *    time: a low-weight task (a nice 19 kernel thread such as khugepaged)
+ *    jumps far ahead in vruntime with every slice it runs, and waits until
+ *    every other task caught up, which takes longer the more tasks compete;
+ *    under CPU hogs and fork storms that exceeded the kernel's watchdog
+ *    timeout.
+ *
  * The topology (CPU to LLC) comes from user space before load. CPU hotplug
  * is not handled here: the kernel then unloads the scheduler asking for a
  * restart, and the Rust side loads it again with the new topology.
@@ -65,6 +75,12 @@ const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpus = 1;
 const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
 
+/* A task that waited this long in an LLC queue runs before the deadline order. */
+#define STARVE_NS		1000000000ULL
+/* How often (per LLC) a dispatching CPU looks for such a task, and how far. */
+#define RESCUE_SCAN_NS		50000000ULL
+#define RESCUE_SCAN_DEPTH	64
+
 /* Voluntary switches per second above which a task counts as interactive. */
 #define INTERACTIVE_NVCSW	10
 /* Window over which the switch rate is averaged. */
@@ -74,6 +90,9 @@ UEI_DEFINE(uei);
 
 /* Virtual clock of each LLC: the highest vruntime that started running there. */
 u64 llc_vclock[BPFLAND_MAX_LLCS];
+
+/* When a CPU of each LLC last looked for starving tasks. */
+u64 llc_rescue_ts[BPFLAND_MAX_LLCS];
 
 /* Whether the task each CPU runs is interactive (set in ops.running()). */
 u8 cpu_runs_interactive[BPFLAND_MAX_CPUS];
@@ -335,10 +354,44 @@ static bool prev_goes_first(struct task_struct *prev, u32 llc)
 	return first;
 }
 
+/*
+ * Runs on @cpu a task of @llc's queue that waited longer than STARVE_NS, if the
+ * back of the queue holds one; at most one look per RESCUE_SCAN_NS and LLC.
+ */
+static bool rescue_starving(s32 cpu, u32 llc)
+{
+	u64 now = scx_now(), *last = &llc_rescue_ts[llc & (BPFLAND_MAX_LLCS - 1)];
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u32 seen = 0;
+
+	if (!bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return false;
+	if (!time_before(*last + RESCUE_SCAN_NS, now) || cpu < 0)
+		return false;
+	*last = now;
+	bpf_for_each(scx_dsq, p, llc_dsq(llc), SCX_DSQ_ITER_REV) {
+		if (++seen > RESCUE_SCAN_DEPTH)
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || !tctx->wait_ts || time_before(now, tctx->wait_ts + STARVE_NS))
+			continue;
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			STAT_INC(rescued);
+			return true;
+		}
+	}
+	return false;
+}
+
 void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = llc_of(cpu), i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
 
+	if (rescue_starving(cpu, llc))
+		return;
 	if (prev_goes_first(prev, llc)) {
 		scx_task_set_slice(prev, task_slice(llc));
 		return;
