@@ -45,6 +45,7 @@ const MIXES: &[&str] = &[
     "mix-forkexec",
     "mix-churn",
     "mix-pinned",
+    "mix-niced",
     "mix-nice",
     "mix-cgroup",
     "mix-fifo",
@@ -240,8 +241,9 @@ fn failure_excerpt(lines: &[String], from: usize) -> String {
     out.join("\n")
 }
 
-/// The checks of one console: one per scheduler (and the control), plus the VM runner's.
-fn checks_of(console: &Console) -> Vec<Check> {
+/// The checks of one console: one per scheduler (and the control), plus the VM runner's;
+/// `what` (torture, soak) names them.
+fn checks_of(console: &Console, what: &str) -> Vec<Check> {
     let kver = &console.kernel.kver;
     let mut checks: Vec<Check> = console
         .checks
@@ -286,7 +288,7 @@ fn checks_of(console: &Console) -> Vec<Check> {
     for sched in order {
         let (ok, failures) = &per_sched[&sched];
         checks.push(Check {
-            name: format!("torture {sched} [{kver}]"),
+            name: format!("{what} {sched} [{kver}]"),
             passed: failures.is_empty(),
             detail: if failures.is_empty() {
                 format!("{ok} steps")
@@ -317,7 +319,10 @@ pub fn run_checks(args: &TortureArgs) -> Result<Vec<Check>> {
         args.common.steps.len() as u64 * u64::from(args.secs.max(args.common.mix_secs) + 3)
     };
     let consoles = boot(&args.common, cmdline, steps + 20)?;
-    Ok(consoles.iter().flat_map(checks_of).collect())
+    Ok(consoles
+        .iter()
+        .flat_map(|c| checks_of(c, "torture"))
+        .collect())
 }
 
 /// One soak sample.
@@ -368,7 +373,7 @@ fn soak_table(console: &Console) -> String {
         out,
         "{:<14} {:>5} {:>9} {:>14} {:>15} {:>12} {:>10} {:>8}",
         "scheduler",
-        "min",
+        "secs",
         "ejections",
         "wait max ms",
         "run delay ms",
@@ -392,7 +397,7 @@ fn soak_table(console: &Console) -> String {
             out,
             "{:<14} {:>5} {:>9} {:>14.1} {:>15.1} {:>12} {:>10} {:>8.1}",
             sched,
-            secs / 60,
+            secs,
             ejections.get(sched).copied().unwrap_or(0),
             wait as f64 / 1000.0,
             delay as f64 / 1000.0,
@@ -423,7 +428,7 @@ pub fn soak(args: &SoakArgs) -> Result<usize> {
             console.log.display()
         );
         print!("{}", soak_table(console));
-        checks.extend(checks_of(console));
+        checks.extend(checks_of(console, "soak"));
         let mut by_sched: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
         for line in &console.lines {
             if let Some((sched, s)) = parse_sample(line) {

@@ -37,7 +37,7 @@ LAST_CPU=$((NCPU - 1))
 
 STRESSORS="affinity clone exec fork futex mutex nice pthread race-sched resched schedpolicy sem
 switch vfork vforkmany yield zombie spawn hrtimers cyclic sleep"
-MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-nice mix-cgroup mix-fifo mix-memory"
+MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-niced mix-nice mix-cgroup mix-fifo mix-memory"
 
 # wanted STEP: 0 when STEP is selected
 wanted() {
@@ -115,7 +115,9 @@ mix_affinity() {
 # as_nobody CMD ARGS...: run CMD as nobody in /tmp (stress-ng's exec and spawn refuse root)
 as_nobody() {
     chmod 1777 /tmp
-    su -s /bin/sh -c 'cd /tmp && exec "$0" "$@"' nobody "$@"
+    # The guest's su passes no arguments after the user: the words (plain, no quoting needed)
+    # go into the command line itself.
+    su -s /bin/sh -c "cd /tmp && exec $*" nobody
 }
 
 mix_forkexec() {
@@ -163,6 +165,23 @@ mix_pinned() {
         _i=$((_i + 1))
     done
     _sx_counter_loop /tmp/pinned.forks /bin/true 50 &
+    MIX_PIDS="$MIX_PIDS $!"
+    sleep "$1"
+    mix_stop
+    return 0
+}
+
+# A nice 19 CPU hog among six plain hogs per CPU and a fork loop: the lowest weight there is
+# (khugepaged runs at it) must still run every few seconds.
+mix_niced() {
+    nice -n 19 sh -c 'while :; do :; done' &
+    MIX_PIDS="$MIX_PIDS $!"
+    _i=0
+    while [ "$_i" -lt $((NCPU * 6)) ]; do
+        hog
+        _i=$((_i + 1))
+    done
+    _sx_counter_loop /tmp/niced.forks /bin/true 50 &
     MIX_PIDS="$MIX_PIDS $!"
     sleep "$1"
     mix_stop
@@ -254,6 +273,8 @@ run_step() {
     _secs=$(((_sx_cs - _t0) / 100))
     if attached "$1"; then
         echo "torture: $1 $2 ok secs=$_secs rc=$_rc"
+        # A stressor that failed on its own says why (the control shows whether EEVDF agrees).
+        [ "$_rc" = 0 ] || sed 's/^/    out| /' /tmp/step.out | tail -n 3
         return 0
     fi
     echo "torture: $1 $2 FAIL secs=$_secs rc=$_rc $(why "$1")"
