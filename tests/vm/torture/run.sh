@@ -258,16 +258,40 @@ run_step() {
     case $2 in
     mix-*)
         _fn=$(echo "$2" | tr '-' '_')
-        $_fn "$MIX_SECS" > /tmp/step.out 2>&1
+        _limit=$((MIX_SECS * 4 + 30))
+        $_fn "$MIX_SECS" > /tmp/step.out 2>&1 &
         ;;
     exec | spawn)
         # stress-ng refuses to run these two as root.
-        as_nobody stress-ng "--$2" "$NCPU" -t "${SECS}s" -q > /tmp/step.out 2>&1
+        _limit=$((SECS * 8 + 30))
+        as_nobody stress-ng "--$2" "$NCPU" -t "${SECS}s" -q > /tmp/step.out 2>&1 &
         ;;
     *)
-        stress-ng "--$2" "$NCPU" -t "${SECS}s" -q > /tmp/step.out 2>&1
+        _limit=$((SECS * 8 + 30))
+        stress-ng "--$2" "$NCPU" -t "${SECS}s" -q > /tmp/step.out 2>&1 &
         ;;
     esac
+    _step=$!
+    # A step that outlives its time many times over has hung without an ejection: say what
+    # every runnable or blocked task is doing, then end the step and this scheduler's run.
+    _hung=0
+    while kill -0 "$_step" 2> /dev/null; do
+        sleep 1
+        _sx_now
+        if [ $(((_sx_cs - _t0) / 100)) -ge "$_limit" ]; then
+            _hung=1
+            break
+        fi
+    done
+    if [ "$_hung" = 1 ]; then
+        echo "torture: $1 $2 FAIL secs=$_limit hung: still running after $_limit s $(why "$1")"
+        hang_report "$1"
+        sed 's/^/    out| /' /tmp/step.out | tail -n 10
+        show_logs "$1"
+        kill_all_but_us
+        return 1
+    fi
+    wait "$_step"
     _rc=$?
     _sx_now
     _secs=$(((_sx_cs - _t0) / 100))
@@ -281,6 +305,51 @@ run_step() {
     sed 's/^/    out| /' /tmp/step.out | tail -n 10
     show_logs "$1"
     return 1
+}
+
+# hang_report SCHED: every task that is runnable (R) or blocked (D), with its kernel stack and
+# scheduling class, and the scheduler's last stats
+hang_report() {
+    _hs=$1
+    echo "torture-hang begin $_hs"
+    for _d in /proc/[0-9]*; do
+        read -r _l < "$_d/stat" 2> /dev/null || continue
+        _comm=${_l#*(}
+        _comm=${_comm%%)*}
+        _rest=${_l##*) }
+        # shellcheck disable=SC2086
+        set -- $_rest
+        case $1 in
+        R | D)
+            # Field 41 of stat is the policy (0 normal, 1 FIFO, 2 RR, 3 batch, 5 idle, 7 ext).
+            _pol=$(echo "$_rest" | awk '{ print $39 }')
+            echo "    task ${_d#/proc/} ($_comm) state=$1 policy=$_pol schedstat=$(cat "$_d/schedstat" 2> /dev/null)"
+            sed 's/^/        /' "$_d/stack" 2> /dev/null | head -n 8
+            ;;
+        esac
+    done
+    [ "$_hs" = eevdf ] || grep 'stats:' "/tmp/$_hs.log" | tail -n 2 | sed 's/^/    sched| /'
+    echo "torture-hang end $_hs"
+}
+
+# kill_all_but_us: SIGKILL every user process but init, this script and its ancestors
+kill_all_but_us() {
+    _keep=" 1 $$ "
+    _p=$$
+    while [ "$_p" -gt 1 ]; do
+        _p=$(awk '/^PPid:/ { print $2 }' "/proc/$_p/status" 2> /dev/null)
+        [ -n "$_p" ] || break
+        _keep="$_keep$_p "
+    done
+    for _d in /proc/[0-9]*; do
+        _p=${_d#/proc/}
+        case $_keep in *" $_p "*) continue ;; esac
+        # Kernel threads have no command line.
+        [ -s "$_d/cmdline" ] || continue
+        kill -KILL "$_p" 2> /dev/null
+    done
+    sleep 1
+    wait 2> /dev/null
 }
 
 # delay_max_us: the worst task's mean wait per run since the last call (run delay and run
