@@ -167,19 +167,7 @@ pub fn command(args: &BenchArgs) -> Result<usize> {
 fn guest_time_limit(args: &BenchArgs, runs: u32) -> Result<u64> {
     let scheds = if args.scheds.is_empty() {
         // The image holds whatever scx_* target/release has; assume a few more may appear.
-        let dir = vm::target_dir()?.join("release");
-        let found = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok())
-                    .filter(|e| {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        name.starts_with("scx_") && !name.contains('.')
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        found.max(3) as u64
+        vm::image_scheduler_count(3)?
     } else {
         args.scheds.len() as u64
     };

@@ -151,19 +151,7 @@ fn nr_scheds(common: &CommonArgs) -> Result<u64> {
     if !common.scheds.is_empty() {
         return Ok(common.scheds.len() as u64);
     }
-    let dir = vm::target_dir()?.join("release");
-    let found = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.starts_with("scx_") && !name.contains('.')
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    Ok(found.max(3) as u64)
+    vm::image_scheduler_count(3)
 }
 
 fn boot(common: &CommonArgs, cmdline: Vec<String>, per_sched_secs: u64) -> Result<Vec<Console>> {

@@ -204,6 +204,24 @@ pub fn build_binaries() -> Result<Vec<PathBuf>> {
     Ok(bins)
 }
 
+/// How many schedulers a guest image built from target/release now would hold (at least
+/// `floor`: more may appear with the next build), for sizing time limits.
+pub fn image_scheduler_count(floor: u64) -> Result<u64> {
+    let dir = target_dir()?.join("release");
+    let found = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("scx_") && !name.contains('.')
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    Ok((found as u64).max(floor))
+}
+
 /// Without building: the executables already in target/release.
 fn existing_binaries() -> Result<Vec<PathBuf>> {
     let dir = target_dir()?.join("release");

@@ -107,6 +107,17 @@ hog() {
     MIX_PIDS="$MIX_PIDS $!"
 }
 
+# start_hogs_forks N: N CPU hogs and a loop of forks (/bin/true), in MIX_PIDS
+start_hogs_forks() {
+    _i=0
+    while [ "$_i" -lt "$1" ]; do
+        hog
+        _i=$((_i + 1))
+    done
+    _sx_counter_loop /tmp/mix.forks /bin/true 50 &
+    MIX_PIDS="$MIX_PIDS $!"
+}
+
 # The reported case: workers pinned to a CPU and moved again, while others fork and hog.
 mix_affinity() {
     stress-ng --cpu "$NCPU" --fork "$NCPU" --affinity "$NCPU" --affinity-pin -t "${1}s" -q
@@ -127,13 +138,7 @@ mix_forkexec() {
 
 # CPU hogs pinned to one CPU and back to all of them, many times a second, with a fork loop.
 mix_churn() {
-    _i=0
-    while [ "$_i" -lt "$NCPU" ]; do
-        hog
-        _i=$((_i + 1))
-    done
-    _sx_counter_loop /tmp/churn.forks /bin/true 50 &
-    MIX_PIDS="$MIX_PIDS $!"
+    start_hogs_forks "$NCPU"
     _sx_now
     _end=$((_sx_cs + $1 * 100))
     _c=0
@@ -152,23 +157,27 @@ mix_churn() {
     return 0
 }
 
+# hogs_forks_for N SECS: start_hogs_forks N beside what the caller started, for SECS seconds;
+# then everything stops
+hogs_forks_for() {
+    start_hogs_forks "$1"
+    sleep "$2"
+    mix_stop
+    return 0
+}
+
 # Two CPU hogs pinned to each CPU (taskset) and unpinned hogs and forks beside them: the
 # unpinned ones must still get CPU time while every CPU has pinned work of its own.
 mix_pinned() {
-    _i=0
-    while [ "$_i" -lt "$NCPU" ]; do
-        taskset -c "$_i" sh -c 'while :; do :; done' &
+    _c=0
+    while [ "$_c" -lt "$NCPU" ]; do
+        taskset -c "$_c" sh -c 'while :; do :; done' &
         MIX_PIDS="$MIX_PIDS $!"
-        taskset -c "$_i" sh -c 'while :; do :; done' &
+        taskset -c "$_c" sh -c 'while :; do :; done' &
         MIX_PIDS="$MIX_PIDS $!"
-        hog
-        _i=$((_i + 1))
+        _c=$((_c + 1))
     done
-    _sx_counter_loop /tmp/pinned.forks /bin/true 50 &
-    MIX_PIDS="$MIX_PIDS $!"
-    sleep "$1"
-    mix_stop
-    return 0
+    hogs_forks_for "$NCPU" "$1"
 }
 
 # A nice 19 CPU hog among six plain hogs per CPU and a fork loop: the lowest weight there is
@@ -176,16 +185,7 @@ mix_pinned() {
 mix_niced() {
     nice -n 19 sh -c 'while :; do :; done' &
     MIX_PIDS="$MIX_PIDS $!"
-    _i=0
-    while [ "$_i" -lt $((NCPU * 6)) ]; do
-        hog
-        _i=$((_i + 1))
-    done
-    _sx_counter_loop /tmp/niced.forks /bin/true 50 &
-    MIX_PIDS="$MIX_PIDS $!"
-    sleep "$1"
-    mix_stop
-    return 0
+    hogs_forks_for $((NCPU * 6)) "$1"
 }
 
 mix_nice() {
@@ -203,13 +203,7 @@ mix_cgroup() {
     mkdir -p "$_cg/tortA" "$_cg/tortB"
     [ -w "$_cg/tortA/cpu.weight" ] && echo 10 > "$_cg/tortA/cpu.weight"
     [ -w "$_cg/tortB/cpu.weight" ] && echo 1000 > "$_cg/tortB/cpu.weight"
-    _i=0
-    while [ "$_i" -le "$NCPU" ]; do
-        hog
-        _i=$((_i + 1))
-    done
-    _sx_counter_loop /tmp/cg.forks /bin/true 50 &
-    MIX_PIDS="$MIX_PIDS $!"
+    start_hogs_forks $((NCPU + 1))
     _sx_now
     _end=$((_sx_cs + $1 * 100))
     _c=0
