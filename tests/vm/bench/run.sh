@@ -205,6 +205,9 @@ measure() {
         rec error "$_ms" "$_mr" "no /usr/sbin/$_ms in the image"
         return
     fi
+    # enable_seq is bumped only after the kernel reports the scheduler enabled: expect the
+    # next value rather than reading it right after attaching.
+    SEQ=$(($(cat "$SX_SYSFS/enable_seq") + 1))
     start_sched "$_ms"
     _out=$(wait_attached "$_ms" 30)
     _arc=$?
@@ -215,7 +218,9 @@ measure() {
         wait_disabled 10 > /dev/null
         return
     fi
-    SEQ=$(cat "$SX_SYSFS/enable_seq")
+    if ! wait_enable_seq "$SEQ" 5; then
+        rec error "$_ms" "$_mr" "enable_seq did not reach $SEQ after attaching"
+    fi
     _logged=$(grep -o 'attached in [0-9]* ms' "/tmp/$_ms.log" | head -n 1)
     _logged=${_logged#attached in }
     rec sched "$_ms" "$_mr" "$_out attach_log_ms=${_logged% ms}"

@@ -397,8 +397,12 @@ run_sched() {
             signal_sched KILL 2>/dev/null
             return 1
         fi
-        wait_enable_seq "$_next" 5 || true
-        SEQ=$(cat "$SX_SYSFS/enable_seq")
+        SEQ=$_next
+        if ! wait_enable_seq "$SEQ" 5; then
+            echo "torture: $_s attach FAIL enable_seq did not reach $SEQ $(why "$_s")"
+            signal_sched KILL 2>/dev/null
+            return 1
+        fi
     fi
     if [ "$MODE" = soak ]; then
         _sx_now
