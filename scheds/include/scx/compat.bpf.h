@@ -93,6 +93,22 @@ static inline bool scx_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct 
 }
 
 /*
+ * Re-enqueueing every task of this CPU's local DSQ, from ops.cpu_release().
+ * 6.12-7.x:  scx_bpf_reenqueue_local() (returns how many)
+ * 7.x:       scx_bpf_reenqueue_local___v2()
+ */
+void scx_bpf_reenqueue_local___v2___scx(void) __ksym __weak;
+u32 scx_bpf_reenqueue_local___scx(void) __ksym __weak;
+
+static inline void scx_reenqueue_local(void)
+{
+	if (bpf_ksym_exists(scx_bpf_reenqueue_local___v2___scx))
+		scx_bpf_reenqueue_local___v2___scx();
+	else if (bpf_ksym_exists(scx_bpf_reenqueue_local___scx))
+		scx_bpf_reenqueue_local___scx();
+}
+
+/*
  * A clock that is cheap and monotonic per CPU.
  * 6.12-6.13: none; bpf_ktime_get_ns()
  * 6.14 on:   scx_bpf_now() (the rq clock when it is valid)

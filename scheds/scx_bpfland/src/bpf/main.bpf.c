@@ -294,7 +294,7 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	 * each other (a message-passing workload) would otherwise preempt each
 	 * other at every message and keep the LLC queue from ever running.
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && is_interactive(tctx) &&
+	if ((enq_flags & SCX_ENQ_WAKEUP) && !(enq_flags & SCX_ENQ_REENQ) && is_interactive(tctx) &&
 	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
 	    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
 	    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] &&
@@ -499,6 +499,17 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(bpfland_init)
 	return 0;
 }
 
+/*
+ * A higher scheduling class (RT, deadline) took this CPU: what waits in its
+ * local DSQ goes through ops.enqueue() again, into the LLC queue, where the
+ * other CPUs find it, instead of waiting for as long as that class keeps this
+ * CPU. Per-CPU kthreads can only come back here.
+ */
+void BPF_STRUCT_OPS(bpfland_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	scx_reenqueue_local();
+}
+
 /* The exit dump: each LLC queue and its clock. */
 void BPF_STRUCT_OPS(bpfland_dump, struct scx_dump_ctx *dctx)
 {
@@ -548,6 +559,7 @@ struct sched_ext_ops bpfland_ops = {
 	.running	= (void *)bpfland_running,
 	.stopping	= (void *)bpfland_stopping,
 	.enable		= (void *)bpfland_enable,
+	.cpu_release	= (void *)bpfland_cpu_release,
 	.init_task	= (void *)bpfland_init_task,
 	.init		= (void *)bpfland_init,
 	.exit		= (void *)bpfland_exit,

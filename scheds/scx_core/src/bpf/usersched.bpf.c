@@ -123,7 +123,7 @@ struct task_ctx {
 	u64 last_burst;
 	u64 sum_runtime;
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
-	u64 shared_ts;		/* when it was put in the shared DSQ */
+	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
 	bool in_user;
 };
 
@@ -190,6 +190,24 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx;
 
 	if (bypasses_user(p)) {
+		/*
+		 * Pushed off a CPU that a higher scheduling class took (see
+		 * usersched_cpu_release()): to the shared DSQ, first in line,
+		 * so another CPU runs it now.
+		 */
+		if ((enq_flags & SCX_ENQ_REENQ) && p->nr_cpus_allowed > 1) {
+			struct task_ctx *bctx = lookup_task_ctx(p);
+			s32 idle;
+
+			if (bctx)
+				bctx->shared_ts = 0;
+			scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+			idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+			if (idle >= 0)
+				kick_idle_cpu(idle);
+			__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+			return;
+		}
 		/*
 		 * The scheduler itself must run as soon as it can: it holds
 		 * every other task. Per-CPU kthreads can only run here anyway.
@@ -481,6 +499,21 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
 	return scx_bpf_create_dsq(SHARED_DSQ, -1);
 }
 
+/*
+ * A higher scheduling class (RT, deadline) took this CPU. What waits in its
+ * local DSQ would wait for as long as that class keeps it: under stress-ng's
+ * mutex stressor (priority inheritance boosts to SCHED_FIFO) the RCU
+ * grace-period kthread sat there for minutes, and with it the scheduler's own
+ * threads and the sched_ext watchdog's worker, so the machine stalled without
+ * even an ejection. Every task of the local DSQ goes through ops.enqueue()
+ * again: kernel threads and the scheduler move to the shared DSQ, first in
+ * line, the others back to user space, which places them anew.
+ */
+void BPF_STRUCT_OPS(usersched_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	scx_reenqueue_local();
+}
+
 /* The exit dump: whether user space keeps up with the ring and what it holds back. */
 void BPF_STRUCT_OPS(usersched_dump, struct scx_dump_ctx *dctx)
 {
@@ -540,6 +573,7 @@ struct sched_ext_ops usersched_ops = {
 	.running	= (void *)usersched_running,
 	.stopping	= (void *)usersched_stopping,
 	.update_idle	= (void *)usersched_update_idle,
+	.cpu_release	= (void *)usersched_cpu_release,
 	.init_task	= (void *)usersched_init_task,
 	.init		= (void *)usersched_init,
 	.exit		= (void *)usersched_exit,
