@@ -76,22 +76,12 @@ sched_cpu_ns() {
 
 # ejected SCHED RUN WHAT: 0 when SCHED is still the attached scheduler of this run
 ejected() {
-    _sx_read "$SX_SYSFS/state"
-    _st=$_sx_val
-    _sx_read "$SX_SYSFS/root/ops"
-    _ops=$_sx_val
-    _sx_read "$SX_SYSFS/enable_seq"
-    _seq=$_sx_val
+    still_attached "$1" "$SEQ" && return 1
     if [ "$1" = eevdf ]; then
-        [ "$_st" = disabled ] && return 1
-        rec error "$1" "$2" "a sched_ext scheduler is attached during $3 (state=$_st ops=$_ops)"
+        rec error "$1" "$2" "a sched_ext scheduler is attached during $3 (state=$SX_ST ops=$SX_OPS)"
         return 0
     fi
-    if [ "$_st" = enabled ] && [ "$_ops" = "$1" ] && [ "$_seq" = "$SEQ" ] \
-        && kill -0 "$SX_PID" 2>/dev/null; then
-        return 1
-    fi
-    rec eject "$1" "$2" "during=$3 state=$_st ops=$_ops enable_seq=$SEQ->$_seq"
+    rec eject "$1" "$2" "during=$3 state=$SX_ST ops=$SX_OPS enable_seq=$SEQ->$SX_SEQ"
     return 0
 }
 

@@ -20,8 +20,9 @@
 #   SCX_TORTURE_CONTROL  0 to skip the EEVDF control
 #
 # Each step prints one line: "torture: SCHED STEP ok|FAIL secs=N rc=N [why]". A failed step is
-# followed by the scheduler's output and the kernel's log between "torture-log" lines. Soak
-# samples ("soak: SCHED t=S rss_kb=N cpu_ms=N wait_max_us=N") go between the runner's data markers.
+# followed by the scheduler's output and the kernel's log between "torture-log" lines. A soak
+# prints a sample line after every step: "soak: SCHED t=S rss_kb=N cpu_ms=N wait_max_us=N
+# delay_max_us=N".
 . /scenarios/lib.sh
 . /scenarios/sched.inc
 
@@ -50,17 +51,7 @@ wanted() {
 
 # attached SCHED: 0 when SCHED is still the scheduler this run attached (or, for eevdf, none is)
 attached() {
-    _sx_read "$SX_SYSFS/state"
-    _st=$_sx_val
-    if [ "$1" = eevdf ]; then
-        [ "$_st" = disabled ]
-        return
-    fi
-    _sx_read "$SX_SYSFS/root/ops"
-    _ops=$_sx_val
-    _sx_read "$SX_SYSFS/enable_seq"
-    [ "$_st" = enabled ] && [ "$_ops" = "$1" ] && [ "$_sx_val" = "$SEQ" ] \
-        && kill -0 "$SX_PID" 2>/dev/null
+    still_attached "$1" "$SEQ"
 }
 
 # why SCHED: one line on what the kernel says happened
