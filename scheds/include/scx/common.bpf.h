@@ -27,6 +27,9 @@
 #ifndef PF_EXITING
 #define PF_EXITING	0x00000004
 #endif
+/* Priorities below this are RT or deadline tasks (include/linux/sched/prio.h). */
+#define MAX_RT_PRIO	100
+#define TASK_RUNNING	0
 
 #define BPF_STRUCT_OPS(name, args...)					\
 	SEC("struct_ops/" #name) BPF_PROG(name, ##args)
@@ -73,6 +76,10 @@ void scx_bpf_dump_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym
 int bpf_iter_scx_dsq_new(struct bpf_iter_scx_dsq *it, u64 dsq_id, u64 flags) __ksym __weak;
 struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) __ksym __weak;
 void bpf_iter_scx_dsq_destroy(struct bpf_iter_scx_dsq *it) __ksym __weak;
+int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
+		      unsigned int flags) __ksym __weak;
+struct task_struct *bpf_iter_task_next(struct bpf_iter_task *it) __ksym __weak;
+void bpf_iter_task_destroy(struct bpf_iter_task *it) __ksym __weak;
 
 struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 void bpf_task_release(struct task_struct *p) __ksym;

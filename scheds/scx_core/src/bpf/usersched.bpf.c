@@ -29,6 +29,13 @@
  *    has waited a whole slice: then that task goes first, so decisions and
  *    doorbells for pinned tasks never starve the shared DSQ.
  *
+ *  - While a higher class (RT, deadline) holds a CPU, sched_ext tasks run
+ *    there only in the turns of the kernel's deadline server, and a turn that
+ *    finds nothing to run ends it. So nothing enqueued on a held CPU takes the
+ *    round trip (it goes to the shared DSQ, or its local DSQ if pinned there),
+ *    and a held CPU whose turn finds nothing else takes back the tasks it
+ *    counts that wait in user space (see cpu_is_held()).
+ *
  *  - If the ring buffer to user space is full, the task goes to the shared
  *    DSQ instead (counted as a fallback), so no task is ever lost.
  *
@@ -101,6 +108,11 @@ u32 doorbell_rung[USERSCHED_MAX_CPUS];	/* set here, cleared by user space */
 /* Idle state of each CPU (1 = idle), maintained by ops.update_idle(). */
 u8 cpu_idle[USERSCHED_MAX_CPUS];
 
+/* Tasks waiting for user space, by the CPU whose run queue counts them. */
+u32 nr_in_user_on[USERSCHED_MAX_CPUS];
+u64 nr_held_bypasses;	/* tasks kept from user space: a higher class held their CPU */
+u64 nr_taken_back;	/* tasks a held CPU took back from user space (see take_back()) */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, USERSCHED_RING_ENTRIES * 128);
@@ -124,6 +136,7 @@ struct task_ctx {
 	u64 sum_runtime;
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
+	s32 user_cpu;		/* while in user space: the CPU whose run queue counts it */
 	bool in_user;
 };
 
@@ -165,6 +178,54 @@ static void stage_add(u32 stage, u64 ns)
 		WRITE_ONCE(stage_max_ns[stage], ns);
 }
 
+struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
+extern const struct rq runqueues __ksym __weak;
+
+/*
+ * Whether a higher class (RT, deadline) holds @cpu: RT tasks are queued on
+ * it, or its current task is a deadline task. Its sched_ext tasks then run
+ * only in the turns of the CPU's sched_ext deadline server (50 ms a second),
+ * and a turn that finds nothing to run ends there and then: the server
+ * yields, and with RT hogs on every CPU it never came back while its CPU
+ * counted tasks that waited in user space (nothing to run, in the kernel's
+ * eyes). The scheduler itself, the watchdog's worker and every other task
+ * then waited until the kernel ejected the scheduler. So while a CPU is
+ * held, nothing enqueued there goes to user space, and a turn that finds
+ * nothing else takes back what waits there (take_back()).
+ */
+static bool cpu_is_held(s32 cpu)
+{
+	struct task_struct *curr;
+
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
+		return false;
+	if (bpf_ksym_exists(&runqueues)) {
+		struct rq *rq = bpf_per_cpu_ptr(&runqueues, cpu);
+
+		if (rq && rq->rt.rt_nr_running)
+			return true;
+	}
+	if (!bpf_ksym_exists(scx_bpf_cpu_curr))
+		return false;
+	curr = scx_bpf_cpu_curr(cpu);
+	return curr && curr->prio < MAX_RT_PRIO && curr->__state == TASK_RUNNING;
+}
+
+/* The task leaves user space's custody (a decision, a dequeue, a take-back). */
+static void leave_user(struct task_ctx *tctx)
+{
+	u32 idx;
+
+	if (!tctx->in_user)
+		return;
+	tctx->in_user = false;
+	if (tctx->user_cpu < 0 || tctx->user_cpu >= USERSCHED_MAX_CPUS)
+		return;
+	idx = (u32)tctx->user_cpu & (USERSCHED_MAX_CPUS - 1);
+	if (READ_ONCE(nr_in_user_on[idx]))
+		__sync_fetch_and_sub(&nr_in_user_on[idx], 1);
+}
+
 static void kick_idle_cpu(s32 cpu)
 {
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -184,27 +245,39 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	return cpu;
 }
 
+/*
+ * A task enqueued on a held CPU (see cpu_is_held()) goes to the shared DSQ,
+ * where the next sched_ext turn of any CPU finds it (the scheduler itself at
+ * the head), and an idle CPU, if there is one, is woken for it; one that may
+ * run only there waits in the CPU's local DSQ for its turn.
+ */
+static void place_on_held(struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	s32 idle;
+
+	if (p->nr_cpus_allowed == 1) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+	if (tctx)
+		tctx->shared_ts = (enq_flags & SCX_ENQ_HEAD) ? 0 : scx_now();
+	scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (idle >= 0)
+		kick_idle_cpu(idle);
+}
+
 void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct queued_task *qt;
 	struct task_ctx *tctx;
+	bool held;
 
+	held = cpu_is_held(scx_bpf_task_cpu(p)) || (enq_flags & SCX_ENQ_REENQ);
 	if (bypasses_user(p)) {
-		/*
-		 * Pushed off a CPU that a higher scheduling class took (see
-		 * usersched_cpu_release()): to the shared DSQ, first in line,
-		 * so another CPU runs it now.
-		 */
-		if ((enq_flags & SCX_ENQ_REENQ) && p->nr_cpus_allowed > 1) {
-			struct task_ctx *bctx = lookup_task_ctx(p);
-			s32 idle;
-
-			if (bctx)
-				bctx->shared_ts = 0;
-			scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
-			idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-			if (idle >= 0)
-				kick_idle_cpu(idle);
+		if (held) {
+			place_on_held(p, enq_flags | (is_usersched_task(p) ? SCX_ENQ_HEAD : 0));
 			__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 			return;
 		}
@@ -226,9 +299,17 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	tctx->seq++;
 
+	/* Its CPU is held by a higher class: not to user space (see cpu_is_held()). */
+	if (held) {
+		leave_user(tctx);
+		place_on_held(p, enq_flags);
+		__sync_fetch_and_add(&nr_held_bypasses, 1);
+		return;
+	}
+
 	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
 	if (!qt) {
-		tctx->in_user = false;
+		leave_user(tctx);
 		tctx->shared_ts = scx_now();
 		scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
 		__sync_fetch_and_add(&nr_fallbacks, 1);
@@ -250,7 +331,11 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	/* Only wakeups are timed: that is the latency a user feels. */
 	tctx->queued_kt = (enq_flags & SCX_ENQ_WAKEUP) ? qt->queued_kt : 0;
 	tctx->applied_kt = 0;
+	leave_user(tctx);
 	tctx->in_user = true;
+	tctx->user_cpu = qt->cpu;
+	if (qt->cpu >= 0 && qt->cpu < USERSCHED_MAX_CPUS)
+		__sync_fetch_and_add(&nr_in_user_on[(u32)qt->cpu & (USERSCHED_MAX_CPUS - 1)], 1);
 	tctx->sent_ts = qt->enq_ts;
 	bpf_ringbuf_submit(qt, 0);
 	__sync_fetch_and_add(&nr_queued, 1);
@@ -263,7 +348,7 @@ void BPF_STRUCT_OPS(usersched_dequeue, struct task_struct *p, u64 deq_flags)
 	/* Whatever user space decides for the old enqueue is now stale. */
 	if (tctx) {
 		tctx->seq++;
-		tctx->in_user = false;
+		leave_user(tctx);
 	}
 }
 
@@ -294,7 +379,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		__sync_fetch_and_add(&nr_stale, 1);
 		goto out;
 	}
-	tctx->in_user = false;
+	leave_user(tctx);
 	if (d.vtime)
 		scx_task_set_vtime(p, d.vtime);
 	if (d.sent_kt && tctx->queued_kt && d.sent_kt >= tctx->queued_kt) {
@@ -309,6 +394,9 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 
 	slice = d.slice_ns ? d.slice_ns : slice_ns;
 	if (d.cpu >= 0) {
+		/* A held CPU runs it only in its sched_ext turns: any CPU may, if it can move. */
+		if (cpu_is_held(d.cpu) && p->nr_cpus_allowed > 1)
+			goto shared;
 		if (d.cpu < USERSCHED_MAX_CPUS && bpf_cpumask_test_cpu(d.cpu, p->cpus_ptr)) {
 			/*
 			 * Not to the head: kernel threads already queued there
@@ -328,6 +416,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		__sync_fetch_and_add(&nr_bad_cpu, 1);
 	}
 
+shared:
 	tctx->shared_ts = scx_now();
 	scx_dsq_insert(p, SHARED_DSQ, slice, 0);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
@@ -394,10 +483,39 @@ static bool shared_head_overdue(void)
 	return overdue;
 }
 
+/*
+ * A held CPU's turn found nothing else to run: the tasks its run queue counts
+ * that wait in user space run here now, by the kernel's order instead of
+ * user space's (their late decisions fail the sequence check). Without this
+ * the turn would end with nothing to run (see cpu_is_held()).
+ */
+static void take_back(s32 cpu)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u32 idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
+
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS || !READ_ONCE(nr_in_user_on[idx]))
+		return;
+	bpf_for_each(task, p, NULL, BPF_TASK_ITER_ALL_THREADS) {
+		if (!scx_bpf_dispatch_nr_slots())
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || !tctx->in_user || tctx->user_cpu != cpu)
+			continue;
+		tctx->seq++;
+		leave_user(tctx);
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		__sync_fetch_and_add(&nr_taken_back, 1);
+		if (!READ_ONCE(nr_in_user_on[idx]))
+			break;
+	}
+}
+
 void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct drain_ctx dctx = { .cpu = cpu };
-	bool overdue, pinned;
+	bool overdue, pinned, held;
 
 	if (scx_bpf_dispatch_nr_slots() > 0)
 		bpf_user_ringbuf_drain(&dispatched, apply_decision, &dctx, 0);
@@ -418,9 +536,10 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	overdue = shared_head_overdue();
 	pinned = cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
 		 READ_ONCE(pinned_pending[(u32)cpu & (USERSCHED_MAX_CPUS - 1)]);
-	if (pinned && !dctx.local)
+	held = cpu_is_held(cpu);
+	if (pinned && !dctx.local && !held)
 		ring_doorbell(cpu, prev);
-	if ((dctx.local || pinned) && !overdue)
+	if ((dctx.local || (pinned && !held)) && !overdue)
 		return;
 
 	if (scx_dsq_move_to_local(SHARED_DSQ)) {
@@ -429,6 +548,10 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	WRITE_ONCE(nr_shared_queued, 0);
 
+	if (!dctx.local && cpu_is_held(cpu)) {
+		take_back(cpu);
+		return;
+	}
 	if (!pinned && !dctx.local)
 		ring_doorbell(cpu, prev);
 }
@@ -525,9 +648,15 @@ void BPF_STRUCT_OPS(usersched_dump, struct scx_dump_ctx *dctx)
 	scx_bpf_dump("usersched: held back for any CPU=%llu shared queue=%d applied=%llu stale=%llu\n",
 		     READ_ONCE(nr_user_pending), scx_bpf_dsq_nr_queued(SHARED_DSQ),
 		     READ_ONCE(nr_user_dispatches), READ_ONCE(nr_stale));
+	scx_bpf_dump("usersched: kept from user space on held CPUs=%llu taken back=%llu\n",
+		     READ_ONCE(nr_held_bypasses), READ_ONCE(nr_taken_back));
 }
 
-/* The exit dump, per CPU: the held tasks only it may run, its doorbell, its idle flag. */
+/*
+ * The exit dump, per CPU: the held tasks only it may run, its doorbell, its
+ * idle flag, whether a higher class holds it, and its sched_ext deadline
+ * server's state.
+ */
 void BPF_STRUCT_OPS(usersched_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle)
 {
 	u32 idx;
@@ -535,9 +664,21 @@ void BPF_STRUCT_OPS(usersched_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool
 	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
 		return;
 	idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
-	scx_bpf_dump("usersched: cpu %d pinned_held=%u doorbell=%u idle=%u\n", cpu,
-		     READ_ONCE(pinned_pending[idx]), READ_ONCE(doorbell_rung[idx]),
-		     READ_ONCE(cpu_idle[idx]));
+	scx_bpf_dump("usersched: cpu %d pinned_held=%u doorbell=%u idle=%u "
+		     "held_by_higher_class=%d in_user=%u\n", cpu, READ_ONCE(pinned_pending[idx]), READ_ONCE(doorbell_rung[idx]),
+		     READ_ONCE(cpu_idle[idx]), cpu_is_held(cpu), READ_ONCE(nr_in_user_on[idx]));
+	if (bpf_ksym_exists(&runqueues)) {
+		struct rq *rq = bpf_per_cpu_ptr(&runqueues, cpu);
+
+		if (rq && bpf_core_field_exists(rq->ext_server))
+			scx_bpf_dump("usersched: cpu %d ext_server active=%llu throttled=%llu "
+				     "defer_armed=%llu defer_running=%llu runtime=%lld "
+				     "scx_nr=%u rt_nr=%u\n", cpu, BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_server_active),
+				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_throttled),
+				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_defer_armed),
+				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_defer_running),
+				     rq->ext_server.runtime, rq->scx.nr_running, rq->rt.rt_nr_running);
+	}
 }
 
 /*
