@@ -14,7 +14,7 @@ use crate::util;
 const BUSYBOX: &str = "/bin/busybox";
 
 /// Host tools copied into the guest's /usr/bin (with their libraries) when installed.
-const HOST_TOOLS: &[&str] = &["stress-ng", "cyclictest", "hackbench"];
+const HOST_TOOLS: &[&str] = &["stress-ng", "cyclictest", "hackbench", "chrt"];
 
 /// What goes into one image.
 #[derive(Debug)]

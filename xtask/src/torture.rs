@@ -49,6 +49,7 @@ const MIXES: &[&str] = &[
     "mix-nice",
     "mix-cgroup",
     "mix-fifo",
+    "mix-rtsat",
     "mix-memory",
 ];
 

@@ -18,6 +18,7 @@
 #   SCX_TORTURE_MIX_SECS seconds per mixed run (default 10)
 #   SCX_TORTURE_MINUTES  soak length per scheduler (default 10)
 #   SCX_TORTURE_CONTROL  0 to skip the EEVDF control
+
 #
 # Each step prints one line: "torture: SCHED STEP ok|FAIL secs=N rc=N [why]". A failed step is
 # followed by the scheduler's output and the kernel's log between "torture-log" lines. A soak
@@ -38,7 +39,8 @@ LAST_CPU=$((NCPU - 1))
 
 STRESSORS="affinity clone exec fork futex mutex nice pthread race-sched resched schedpolicy sem
 switch vfork vforkmany yield zombie spawn hrtimers cyclic sleep"
-MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-niced mix-nice mix-cgroup mix-fifo mix-memory"
+MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-niced mix-nice mix-cgroup mix-fifo mix-rtsat
+mix-memory"
 
 # wanted STEP: 0 when STEP is selected
 wanted() {
@@ -72,6 +74,18 @@ why() {
 show_logs() {
     echo "torture-log begin $1"
     if [ "$1" != eevdf ]; then
+        # An ejection still in progress: its exit report (the kernel's dump) follows once the
+        # kernel is done and the scheduler has exited.
+        _w=0
+        while [ "$(sx_state)" = disabling ] && [ "$_w" -lt 50 ]; do
+            usleep 200000
+            _w=$((_w + 1))
+        done
+        _w=0
+        while [ "$(sx_state)" != enabled ] && kill -0 "$SX_PID" 2> /dev/null && [ "$_w" -lt 25 ]; do
+            usleep 200000
+            _w=$((_w + 1))
+        done
         grep -v ' dump: ' "/tmp/$1.log" | tail -n 20 | sed 's/^/    sched| /'
         # The kernel's dump of the ejection: where every runnable task waited.
         grep ' dump: ' "/tmp/$1.log" | head -n 400 | sed 's/^.* dump: /    dump| /'
@@ -224,6 +238,41 @@ mix_fifo() {
     wait $MIX_PIDS
     MIX_PIDS=
     return $_rc
+}
+
+# A SCHED_FIFO hog on every CPU for the whole run (at least 8 s, longer than the 5 s watchdog):
+# sched_ext tasks then run only in each CPU's deadline-server turns (50 ms a second), and a
+# counter loop among them must still advance. The hogs run under a SCHED_FIFO 99 supervisor
+# above them, which reads the counter and ends them on time, so the step cannot hang the guest.
+mix_rtsat() {
+    _secs=$1
+    [ "$_secs" -ge 8 ] || _secs=8
+    echo 0 > /tmp/mix.rt
+    _sx_counter_loop /tmp/mix.rt ":" 20 &
+    MIX_PIDS="$MIX_PIDS $!"
+    sleep 1
+    : > /tmp/mix.rtres
+    # shellcheck disable=SC2016
+    chrt -f 99 sh -c '
+        . /scenarios/lib.sh
+        . /scenarios/sched.inc
+        n=0; hogs=
+        while [ "$n" -lt "$1" ]; do
+            chrt -f 50 sh -c "while :; do :; done" &
+            hogs="$hogs $!"
+            n=$((n + 1))
+        done
+        read_counter /tmp/mix.rt; a=$_sx_val
+        sleep "$2"
+        read_counter /tmp/mix.rt; b=$_sx_val
+        kill $hogs
+        wait
+        echo "$a $b" > /tmp/mix.rtres' rtsat "$NCPU" "$_secs"
+    _rc=$?
+    mix_stop
+    read -r _a _b < /tmp/mix.rtres
+    echo "counter ${_a:-?} -> ${_b:-?} while SCHED_FIFO hogs held every CPU for ${_secs} s"
+    [ "$_rc" = 0 ] && [ -n "$_b" ] && [ "$_b" -gt "${_a:-0}" ]
 }
 
 # Anonymous memory up to near what the guest has, with CPU hogs and forks.
@@ -441,7 +490,7 @@ run_sched() {
     echo "torture: $_s summary steps=$_ran failed=$_failed"
 }
 
-for _tool in stress-ng taskset; do
+for _tool in stress-ng taskset chrt; do
     command -v "$_tool" > /dev/null || { echo "FAIL: $_tool is not in the image"; exit 1; }
 done
 
