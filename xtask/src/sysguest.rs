@@ -658,26 +658,38 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let work = std::env::temp_dir().join(format!("scx-sysvm-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let mut checks = Vec::new();
-    let result = (|| -> Result<()> {
-        for kernel in &kernels {
-            let layer = work.join("overlay.cpio.zst");
-            overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
-            let (lines, timed_out) = boot_layered(
-                kernel,
-                &base,
-                &layer,
-                opts,
-                &logs,
-                &format!("sysvm-{suite}"),
-            )?;
-            let tag = format!("{suite}, {}", kernel.kver);
-            checks.extend(evaluate(&lines, timed_out, &scenarios, &tag));
-        }
-        Ok(())
-    })();
+    // One guest per kernel, side by side: each single-threaded TCG guest takes one host core.
+    let one = |kernel: &Kernel| -> Result<Vec<Check>> {
+        let dir = work.join(&kernel.kver);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let layer = dir.join("overlay.cpio.zst");
+        overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
+        let (lines, timed_out) = boot_layered(
+            kernel,
+            &base,
+            &layer,
+            opts,
+            &logs,
+            &format!("sysvm-{suite}"),
+        )?;
+        let tag = format!("{suite}, {}", kernel.kver);
+        Ok(evaluate(&lines, timed_out, &scenarios, &tag))
+    };
+    let results: Vec<Result<Vec<Check>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = kernels.iter().map(|k| scope.spawn(|| one(k))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a VM thread panicked")))
+            })
+            .collect()
+    });
     let _ = std::fs::remove_dir_all(&work);
-    result?;
+    let mut checks = Vec::new();
+    for result in results {
+        checks.extend(result?);
+    }
     Ok(checks)
 }
 
@@ -795,7 +807,8 @@ fn run_payload(opts: &Options, payload: &Payload, dir: &str, what: &str) -> Resu
     let suite = opts.userland.suite();
     let logs = vm::target_dir()?.join("vm-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let work = std::env::temp_dir().join(format!("scx-pkgvm-{}", std::process::id()));
+    // Guests of different releases may run side by side: each gets its own directory.
+    let work = std::env::temp_dir().join(format!("scx-{what}vm-{suite}-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mut checks = Vec::new();
     let result = (|| -> Result<()> {
