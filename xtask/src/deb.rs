@@ -421,7 +421,7 @@ fn collect(root: &Path, path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Builds the binary package from the `.dsc` alone, with no network (a new network namespace).
-fn binary_package(dsc: &Path, out_dir: &Path) -> Result<PathBuf> {
+fn binary_package(dsc: &Path, out_dir: &Path, tests: UnitTests) -> Result<PathBuf> {
     let build = out_dir.join("build");
     util::run(Command::new("dpkg-source").arg("-x").arg(dsc).arg(&build))
         .context("unpacking the source package")?;
@@ -429,6 +429,9 @@ fn binary_package(dsc: &Path, out_dir: &Path) -> Result<PathBuf> {
     let mut cmd = Command::new("unshare");
     cmd.current_dir(&build)
         .args(["--net", "--", "dpkg-buildpackage", "-b", "-us", "-uc", "-d"]);
+    if tests == UnitTests::Skip {
+        cmd.env("DEB_BUILD_OPTIONS", "nocheck");
+    }
     util::run(&mut cmd)
         .context("building the binary package offline (unshare --net dpkg-buildpackage)")?;
     let debs: Vec<PathBuf> = std::fs::read_dir(out_dir)?
@@ -538,13 +541,21 @@ pub fn out_dir() -> Result<PathBuf> {
     Ok(crate::vm::target_dir()?.join("deb"))
 }
 
+/// Whether the package build runs the unit tests (`dh_auto_test`), as a buildd does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitTests {
+    Run,
+    /// `DEB_BUILD_OPTIONS=nocheck`: for callers that ran the same tests on the same tree.
+    Skip,
+}
+
 /// `cargo xtask deb`: source package, offline binary build, lintian; returns the `.deb`.
-pub fn command() -> Result<PathBuf> {
+pub fn command(tests: UnitTests) -> Result<PathBuf> {
     let root = util::repo_root()?;
     let out = out_dir()?;
     let dsc = source_package(&root, &out)?;
     println!("source package: {}", dsc.display());
-    let deb = binary_package(&dsc, &out)?;
+    let deb = binary_package(&dsc, &out, tests)?;
     println!("binary package: {}", deb.display());
     lintian(&[&dsc, &deb])?;
     println!("lintian: clean");

@@ -310,7 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let deb = if no_build {
                 deb::last_built()?
             } else {
-                deb::command()?
+                deb::command(deb::UnitTests::Run)?
             };
             if install_test {
                 let upgrade = deb::upgrade_variant(&deb)?;
@@ -376,7 +376,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let deb = if no_build {
                 deb::last_built()?
             } else {
-                deb::command()?
+                deb::command(deb::UnitTests::Run)?
             };
             let opts = sysguest::Options {
                 scenarios: vec!["demo/show".to_string()],

@@ -205,12 +205,21 @@ pub fn command(opts: &Options) -> Result<usize> {
                 }
                 checks.extend(snap_checks);
             }
+            // `cargo test --workspace` ran the package's unit tests on this tree above.
+            let deb_tests = if checks
+                .iter()
+                .any(|c| c.name == "cargo test --workspace" && c.passed)
+            {
+                crate::deb::UnitTests::Skip
+            } else {
+                crate::deb::UnitTests::Run
+            };
             let mut deb = None;
             step(
                 &mut checks,
                 "cargo xtask deb (offline build from the .dsc, lintian)",
                 || {
-                    deb = Some(crate::deb::command()?);
+                    deb = Some(crate::deb::command(deb_tests)?);
                     Ok(())
                 },
             );
@@ -221,27 +230,59 @@ pub fn command(opts: &Options) -> Result<usize> {
                     .into_iter()
                     .zip(kernel::SUITES.iter().cycle());
                 let upgrade = crate::deb::upgrade_variant(&deb);
-                for (userland, suite) in runs {
-                    let pkg_opts = crate::sysguest::package_options(
-                        suite.to_string(),
-                        userland,
-                        opts.tcg,
-                        300,
-                        Fetch::Offline,
-                    );
-                    let mut pkg_checks = Vec::new();
-                    let name = format!("package install test ({})", userland.suite());
-                    if step(&mut checks, &name, || {
-                        let upgrade = upgrade.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                        pkg_checks = crate::sysguest::run_package(
-                            &pkg_opts,
-                            &[deb.clone(), upgrade.clone()],
-                        )?;
-                        Ok(())
-                    }) {
-                        checks.pop();
+                // One guest per release, side by side (one host core each).
+                let results: Vec<(String, Result<Vec<Check>>, f64)> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = runs
+                        .map(|(userland, suite)| {
+                            let (deb, upgrade) = (&deb, &upgrade);
+                            scope.spawn(move || {
+                                let start = Instant::now();
+                                let pkg_opts = crate::sysguest::package_options(
+                                    suite.to_string(),
+                                    userland,
+                                    opts.tcg,
+                                    300,
+                                    Fetch::Offline,
+                                );
+                                let result = upgrade
+                                    .as_ref()
+                                    .map_err(|e| anyhow::anyhow!("{e:#}"))
+                                    .and_then(|upgrade| {
+                                        crate::sysguest::run_package(
+                                            &pkg_opts,
+                                            &[deb.clone(), upgrade.clone()],
+                                        )
+                                    });
+                                let name = format!("package install test ({})", userland.suite());
+                                (name, result, start.elapsed().as_secs_f64())
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                (
+                                    "package install test".to_string(),
+                                    Err(anyhow::anyhow!("a VM thread panicked")),
+                                    0.0,
+                                )
+                            })
+                        })
+                        .collect()
+                });
+                for (name, result, secs) in results {
+                    match result {
+                        Ok(pkg_checks) => checks.extend(pkg_checks),
+                        Err(err) => {
+                            eprintln!("xtask: {name}: {err:#}");
+                            checks.push(Check {
+                                name,
+                                passed: false,
+                                detail: format!("{err:#} ({secs:.1} s)"),
+                            });
+                        }
                     }
-                    checks.extend(pkg_checks);
                 }
             }
             // A smoke run of the benchmark: fails only when something does not run.
