@@ -30,14 +30,17 @@ pub fn snap_yaml(snapcraft: &str) -> String {
     format!("{}\narchitectures:\n  - amd64\n", out.join("\n"))
 }
 
-/// The release build the .deb ships too: scx-loader finds the schedulers beside itself.
-fn build(root: &Path) -> Result<PathBuf> {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(root).args(["build", "--release"]);
+/// The release build the .deb ships too: scx-loader finds the schedulers beside itself. It is
+/// the same cargo invocation as the VM images' (`vm::build_binaries`): a build of only these
+/// packages would unify dependency features differently and rebuild them, and the next
+/// workspace build would rebuild them back.
+fn build() -> Result<PathBuf> {
+    let built = crate::vm::build_binaries().context("building the release binaries")?;
     for bin in BINARIES {
-        cmd.args(["-p", bin]);
+        if !built.iter().any(|b| b.ends_with(bin)) {
+            bail!("the release build produced no {bin}");
+        }
     }
-    util::run(&mut cmd).context("building the release binaries")?;
     Ok(crate::vm::target_dir()?.join("release"))
 }
 
@@ -121,7 +124,7 @@ pub fn check(snap: &Path) -> Result<()> {
 /// `cargo xtask snap`: returns the packed snap.
 pub fn command() -> Result<PathBuf> {
     let root = util::repo_root()?;
-    let release = build(&root)?;
+    let release = build()?;
     let out = crate::vm::target_dir()?.join("snap");
     let prime = out.join("prime");
     if out.exists() {
