@@ -13,10 +13,14 @@ kill_until() {
     _i=1
     while [ "$_i" -le "$1" ]; do
         # A restart that fails on its own (on a loaded host) counts as a failure too: the loader
-        # may reach its limit before the last kill.
+        # may reach its limit before the last kill. Its record says why.
         _t=0
         until [ "$(sx_state)" = enabled ] && [ "$(sx_ops)" = scx_rlfifo ]; do
-            journal_loader | grep -q "scx_rlfifo failed 3 times within 120 s" && return 0
+            if journal_loader | grep -q "scx_rlfifo failed 3 times within 120 s"; then
+                echo "a restart failed on its own after $((_i - 1)) kills; the loader's records:"
+                journal_loader | grep -e "scx_rlfifo failed" -e "scx_rlfifo.*error" | sed 's/^/    /'
+                return 0
+            fi
             [ "$_t" -lt 60 ] || { show_journal; fail "scx_rlfifo not running before kill $_i"; }
             sleep 1
             _t=$((_t + 1))
