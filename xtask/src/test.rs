@@ -40,6 +40,48 @@ fn step(checks: &mut Vec<Check>, name: &str, f: impl FnOnce() -> Result<()>) -> 
     passed
 }
 
+/// An independent guest run for [`side_by_side`]: its name, and the run returning its checks.
+type Job<'a> = (String, Box<dyn FnOnce() -> Result<Vec<Check>> + Send + 'a>);
+
+/// Runs independent guest runs at once (single-threaded TCG takes one host core per guest); one
+/// that fails outright becomes one failed check under its name.
+fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
+    let results: Vec<(String, Result<Vec<Check>>, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(name, job)| {
+                println!("==> {name}");
+                let handle = scope.spawn(move || {
+                    let start = Instant::now();
+                    let result = job();
+                    (result, start.elapsed().as_secs_f64())
+                });
+                (name, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, handle)| match handle.join() {
+                Ok((result, secs)) => (name, result, secs),
+                Err(_) => (name, Err(anyhow::anyhow!("its thread panicked")), 0.0),
+            })
+            .collect()
+    });
+    for (name, result, secs) in results {
+        match result {
+            Ok(run_checks) => checks.extend(run_checks),
+            Err(err) => {
+                eprintln!("xtask: {name}: {err:#}");
+                checks.push(Check {
+                    name,
+                    passed: false,
+                    detail: format!("{err:#} ({secs:.1} s)"),
+                });
+            }
+        }
+    }
+}
+
 fn cargo(args: &[&str]) -> Result<()> {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     util::run(
@@ -163,48 +205,52 @@ pub fn command(opts: &Options) -> Result<usize> {
             fetch: Fetch::Offline,
             scenarios: Vec::new(),
         };
-        let mut sys_runs = vec![sys_opts.clone()];
+        let mut sys_checks = Vec::new();
+        let name = format!("systemd guest run ({})", sys_opts.kernel);
+        if step(&mut checks, &name, || {
+            sys_checks = crate::sysguest::run(&sys_opts)?;
+            Ok(())
+        }) {
+            checks.pop();
+        }
+        checks.extend(sys_checks);
         if !opts.quick {
-            // Debian 12's own kernel has no sched_ext: the unit must be skipped cleanly.
-            sys_runs.push(crate::sysguest::Options {
+            // Two single guests, side by side: Debian 12's own kernel, which has no sched_ext
+            // (the unit must be skipped cleanly), and the snap's daemon test.
+            let plain_opts = crate::sysguest::Options {
                 kernel: crate::sysguest::PLAIN_KERNEL.to_string(),
                 ..sys_opts
-            });
-        }
-        for sys_opts in sys_runs {
-            let mut sys_checks = Vec::new();
-            let name = format!("systemd guest run ({})", sys_opts.kernel);
-            if step(&mut checks, &name, || {
-                sys_checks = crate::sysguest::run(&sys_opts)?;
-                Ok(())
-            }) {
-                checks.pop();
-            }
-            checks.extend(sys_checks);
-        }
-        if !opts.quick {
-            let mut snap = None;
-            step(&mut checks, "cargo xtask snap (pack and check)", || {
-                snap = Some(crate::snap::command()?);
-                Ok(())
-            });
-            if let Some(snap) = snap {
-                let snap_opts = crate::sysguest::package_options(
-                    kernel::SUITES[0].to_string(),
-                    crate::sysguest::Userland::Trixie,
-                    opts.tcg,
-                    300,
-                    Fetch::Offline,
-                );
-                let mut snap_checks = Vec::new();
-                if step(&mut checks, "snap VM test", || {
-                    snap_checks = crate::sysguest::run_snap(&snap_opts, &snap)?;
-                    Ok(())
-                }) {
-                    checks.pop();
-                }
-                checks.extend(snap_checks);
-            }
+            };
+            let snap_opts = crate::sysguest::package_options(
+                kernel::SUITES[0].to_string(),
+                crate::sysguest::Userland::Trixie,
+                opts.tcg,
+                300,
+                Fetch::Offline,
+            );
+            side_by_side(
+                &mut checks,
+                vec![
+                    (
+                        format!("systemd guest run ({})", plain_opts.kernel),
+                        Box::new(move || crate::sysguest::run(&plain_opts)),
+                    ),
+                    (
+                        "cargo xtask snap (pack and check), snap VM test".to_string(),
+                        Box::new(move || {
+                            let start = Instant::now();
+                            let snap = crate::snap::command()?;
+                            let mut run_checks = vec![Check {
+                                name: "cargo xtask snap (pack and check)".to_string(),
+                                passed: true,
+                                detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
+                            }];
+                            run_checks.extend(crate::sysguest::run_snap(&snap_opts, &snap)?);
+                            Ok(run_checks)
+                        }),
+                    ),
+                ],
+            );
             // `cargo test --workspace` ran the package's unit tests on this tree above.
             let deb_tests = if checks
                 .iter()
@@ -230,13 +276,15 @@ pub fn command(opts: &Options) -> Result<usize> {
                     .into_iter()
                     .zip(kernel::SUITES.iter().cycle());
                 let upgrade = crate::deb::upgrade_variant(&deb);
-                // One guest per release, side by side (one host core each).
-                let results: Vec<(String, Result<Vec<Check>>, f64)> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = runs
-                        .map(|(userland, suite)| {
-                            let (deb, upgrade) = (&deb, &upgrade);
-                            scope.spawn(move || {
-                                let start = Instant::now();
+                // One guest per release, side by side.
+                let jobs: Vec<Job> = runs
+                    .map(|(userland, suite)| {
+                        let (deb, upgrade) = (&deb, &upgrade);
+                        let job: Job = (
+                            format!("package install test ({})", userland.suite()),
+                            Box::new(move || {
+                                let upgrade =
+                                    upgrade.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
                                 let pkg_opts = crate::sysguest::package_options(
                                     suite.to_string(),
                                     userland,
@@ -244,46 +292,16 @@ pub fn command(opts: &Options) -> Result<usize> {
                                     300,
                                     Fetch::Offline,
                                 );
-                                let result = upgrade
-                                    .as_ref()
-                                    .map_err(|e| anyhow::anyhow!("{e:#}"))
-                                    .and_then(|upgrade| {
-                                        crate::sysguest::run_package(
-                                            &pkg_opts,
-                                            &[deb.clone(), upgrade.clone()],
-                                        )
-                                    });
-                                let name = format!("package install test ({})", userland.suite());
-                                (name, result, start.elapsed().as_secs_f64())
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join().unwrap_or_else(|_| {
-                                (
-                                    "package install test".to_string(),
-                                    Err(anyhow::anyhow!("a VM thread panicked")),
-                                    0.0,
+                                crate::sysguest::run_package(
+                                    &pkg_opts,
+                                    &[deb.clone(), upgrade.clone()],
                                 )
-                            })
-                        })
-                        .collect()
-                });
-                for (name, result, secs) in results {
-                    match result {
-                        Ok(pkg_checks) => checks.extend(pkg_checks),
-                        Err(err) => {
-                            eprintln!("xtask: {name}: {err:#}");
-                            checks.push(Check {
-                                name,
-                                passed: false,
-                                detail: format!("{err:#} ({secs:.1} s)"),
-                            });
-                        }
-                    }
-                }
+                            }),
+                        );
+                        job
+                    })
+                    .collect();
+                side_by_side(&mut checks, jobs);
             }
             // A smoke run of the benchmark: fails only when something does not run.
             step(&mut checks, "cargo xtask bench --quick", || {
