@@ -72,9 +72,10 @@ pub fn log_dump(name: &str, info: &ExitInfo) {
     if info.dump.is_empty() {
         return;
     }
-    log::error!("{name}: the kernel's dump at the ejection follows");
+    // Every line already carries the program's name (the logger's prefix).
+    log::error!("the kernel's dump at the ejection of {name} follows");
     for line in info.dump.lines() {
-        log::error!("{name}: dump: {line}");
+        log::error!("dump: {line}");
     }
 }
 
