@@ -548,7 +548,7 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	WRITE_ONCE(nr_shared_queued, 0);
 
-	if (!dctx.local && cpu_is_held(cpu)) {
+	if (!dctx.local && held) {
 		take_back(cpu);
 		return;
 	}
@@ -629,8 +629,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
  * grace-period kthread sat there for minutes, and with it the scheduler's own
  * threads and the sched_ext watchdog's worker, so the machine stalled without
  * even an ejection. Every task of the local DSQ goes through ops.enqueue()
- * again: kernel threads and the scheduler move to the shared DSQ, first in
- * line, the others back to user space, which places them anew.
+ * again, flagged SCX_ENQ_REENQ, which place_on_held() handles: to the shared
+ * DSQ (the scheduler first in line), where another CPU finds it.
  */
 void BPF_STRUCT_OPS(usersched_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
@@ -665,19 +665,24 @@ void BPF_STRUCT_OPS(usersched_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool
 		return;
 	idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
 	scx_bpf_dump("usersched: cpu %d pinned_held=%u doorbell=%u idle=%u "
-		     "held_by_higher_class=%d in_user=%u\n", cpu, READ_ONCE(pinned_pending[idx]), READ_ONCE(doorbell_rung[idx]),
+		     "held_by_higher_class=%d in_user=%u\n",
+		     cpu, READ_ONCE(pinned_pending[idx]), READ_ONCE(doorbell_rung[idx]),
 		     READ_ONCE(cpu_idle[idx]), cpu_is_held(cpu), READ_ONCE(nr_in_user_on[idx]));
 	if (bpf_ksym_exists(&runqueues)) {
 		struct rq *rq = bpf_per_cpu_ptr(&runqueues, cpu);
+		struct sched_dl_entity *srv;
 
-		if (rq && bpf_core_field_exists(rq->ext_server))
-			scx_bpf_dump("usersched: cpu %d ext_server active=%llu throttled=%llu "
-				     "defer_armed=%llu defer_running=%llu runtime=%lld "
-				     "scx_nr=%u rt_nr=%u\n", cpu, BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_server_active),
-				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_throttled),
-				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_defer_armed),
-				     BPF_CORE_READ_BITFIELD_PROBED(&rq->ext_server, dl_defer_running),
-				     rq->ext_server.runtime, rq->scx.nr_running, rq->rt.rt_nr_running);
+		if (!rq || !bpf_core_field_exists(rq->ext_server))
+			return;
+		srv = &rq->ext_server;
+		scx_bpf_dump("usersched: cpu %d ext_server active=%llu throttled=%llu "
+			     "defer_armed=%llu defer_running=%llu runtime=%lld "
+			     "scx_nr=%u rt_nr=%u\n",
+			     cpu, BPF_CORE_READ_BITFIELD_PROBED(srv, dl_server_active),
+			     BPF_CORE_READ_BITFIELD_PROBED(srv, dl_throttled),
+			     BPF_CORE_READ_BITFIELD_PROBED(srv, dl_defer_armed),
+			     BPF_CORE_READ_BITFIELD_PROBED(srv, dl_defer_running),
+			     srv->runtime, rq->scx.nr_running, rq->rt.rt_nr_running);
 	}
 }
 
