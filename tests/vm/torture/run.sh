@@ -18,7 +18,6 @@
 #   SCX_TORTURE_MIX_SECS seconds per mixed run (default 10)
 #   SCX_TORTURE_MINUTES  soak length per scheduler (default 10)
 #   SCX_TORTURE_CONTROL  0 to skip the EEVDF control
-
 #
 # Each step prints one line: "torture: SCHED STEP ok|FAIL secs=N rc=N [why]". A failed step is
 # followed by the scheduler's output and the kernel's log between "torture-log" lines. A soak
@@ -75,14 +74,9 @@ show_logs() {
     echo "torture-log begin $1"
     if [ "$1" != eevdf ]; then
         # An ejection still in progress: its exit report (the kernel's dump) follows once the
-        # kernel is done and the scheduler has exited.
+        # kernel is done and the scheduler has exited (up to 15 s).
         _w=0
-        while [ "$(sx_state)" = disabling ] && [ "$_w" -lt 50 ]; do
-            usleep 200000
-            _w=$((_w + 1))
-        done
-        _w=0
-        while [ "$(sx_state)" != enabled ] && kill -0 "$SX_PID" 2> /dev/null && [ "$_w" -lt 25 ]; do
+        while [ "$(sx_state)" != enabled ] && kill -0 "$SX_PID" 2> /dev/null && [ "$_w" -lt 75 ]; do
             usleep 200000
             _w=$((_w + 1))
         done
@@ -256,23 +250,32 @@ mix_rtsat() {
     chrt -f 99 sh -c '
         . /scenarios/lib.sh
         . /scenarios/sched.inc
+        ncpu=$1; secs=$2
         n=0; hogs=
-        while [ "$n" -lt "$1" ]; do
+        while [ "$n" -lt "$ncpu" ]; do
             chrt -f 50 sh -c "while :; do :; done" &
             hogs="$hogs $!"
             n=$((n + 1))
         done
         read_counter /tmp/mix.rt; a=$_sx_val
-        sleep "$2"
+        sleep "$secs"
         read_counter /tmp/mix.rt; b=$_sx_val
+        # The kernel must have run every hog as SCHED_FIFO 50 (fields 40 and 41 of stat: RT
+        # priority and policy), or the step tested nothing.
+        fifo=0
+        for h in $hogs; do
+            read -r l < "/proc/$h/stat"
+            set -- ${l##*) }
+            [ "${38}" = 50 ] && [ "${39}" = 1 ] && fifo=$((fifo + 1))
+        done
         kill $hogs
         wait
-        echo "$a $b" > /tmp/mix.rtres' rtsat "$NCPU" "$_secs"
+        echo "$fifo $a $b" > /tmp/mix.rtres' rtsat "$NCPU" "$_secs"
     _rc=$?
     mix_stop
-    read -r _a _b < /tmp/mix.rtres
-    echo "counter ${_a:-?} -> ${_b:-?} while SCHED_FIFO hogs held every CPU for ${_secs} s"
-    [ "$_rc" = 0 ] && [ -n "$_b" ] && [ "$_b" -gt "${_a:-0}" ]
+    read -r _fifo _a _b < /tmp/mix.rtres
+    echo "counter ${_a:-?} -> ${_b:-?} while ${_fifo:-0} of $NCPU SCHED_FIFO hogs held the CPUs for ${_secs} s"
+    [ "$_rc" = 0 ] && [ "${_fifo:-0}" = "$NCPU" ] && [ -n "$_b" ] && [ "$_b" -gt "${_a:-0}" ]
 }
 
 # Anonymous memory up to near what the guest has, with CPU hogs and forks.
