@@ -136,8 +136,7 @@ struct task_ctx {
 	u64 sum_runtime;
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
-	s32 user_cpu;		/* while in user space: the CPU whose run queue counts it */
-	bool in_user;
+	u32 in_user;		/* 0, or user space holds it: see custody_of() */
 };
 
 struct {
@@ -211,19 +210,46 @@ static bool cpu_is_held(s32 cpu)
 	return curr && curr->prio < MAX_RT_PRIO && curr->__state == TASK_RUNNING;
 }
 
-/* The task leaves user space's custody (a decision, a dequeue, a take-back). */
-static void leave_user(struct task_ctx *tctx)
-{
-	u32 idx;
+/*
+ * While user space holds a task, its in_user word says so and names the CPU
+ * whose run queue counts it (CPU + 1; CUSTODY_UNCOUNTED if its record named
+ * none). One word, swapped atomically: a take-back runs without the task's
+ * run-queue lock and can race with a decision or a dequeue for the same task,
+ * and only the caller whose swap took the word owns the task and lowers that
+ * CPU's count, so the counts stay exact.
+ */
+#define CUSTODY_UNCOUNTED (USERSCHED_MAX_CPUS + 1)
 
-	if (!tctx->in_user)
-		return;
-	tctx->in_user = false;
-	if (tctx->user_cpu < 0 || tctx->user_cpu >= USERSCHED_MAX_CPUS)
-		return;
-	idx = (u32)tctx->user_cpu & (USERSCHED_MAX_CPUS - 1);
-	if (READ_ONCE(nr_in_user_on[idx]))
-		__sync_fetch_and_sub(&nr_in_user_on[idx], 1);
+static u32 custody_of(s32 cpu)
+{
+	return cpu >= 0 && cpu < USERSCHED_MAX_CPUS ? (u32)cpu + 1 : CUSTODY_UNCOUNTED;
+}
+
+/* Lowers the count that a custody word taken out of a task_ctx stood for. */
+static void release_custody(u32 custody)
+{
+	if (custody && custody < CUSTODY_UNCOUNTED)
+		__sync_fetch_and_sub(&nr_in_user_on[(custody - 1) & (USERSCHED_MAX_CPUS - 1)], 1);
+}
+
+/* The task leaves user space's custody (a decision, a dequeue). Returns whether it was held. */
+static bool leave_user(struct task_ctx *tctx)
+{
+	u32 custody = __sync_lock_test_and_set(&tctx->in_user, 0);
+
+	release_custody(custody);
+	return custody != 0;
+}
+
+/* The task enters user space's custody, counted on the CPU its record names. */
+static void enter_user(struct task_ctx *tctx, s32 cpu)
+{
+	u32 custody = custody_of(cpu);
+
+	/* Counted before it is published, so a racing take-back never lowers it below zero. */
+	if (custody < CUSTODY_UNCOUNTED)
+		__sync_fetch_and_add(&nr_in_user_on[(custody - 1) & (USERSCHED_MAX_CPUS - 1)], 1);
+	release_custody(__sync_lock_test_and_set(&tctx->in_user, custody));
 }
 
 static void kick_idle_cpu(s32 cpu)
@@ -331,11 +357,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	/* Only wakeups are timed: that is the latency a user feels. */
 	tctx->queued_kt = (enq_flags & SCX_ENQ_WAKEUP) ? qt->queued_kt : 0;
 	tctx->applied_kt = 0;
-	leave_user(tctx);
-	tctx->in_user = true;
-	tctx->user_cpu = qt->cpu;
-	if (qt->cpu >= 0 && qt->cpu < USERSCHED_MAX_CPUS)
-		__sync_fetch_and_add(&nr_in_user_on[(u32)qt->cpu & (USERSCHED_MAX_CPUS - 1)], 1);
+	enter_user(tctx, qt->cpu);
 	tctx->sent_ts = qt->enq_ts;
 	bpf_ringbuf_submit(qt, 0);
 	__sync_fetch_and_add(&nr_queued, 1);
@@ -375,11 +397,11 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		return 0;
 	}
 	tctx = lookup_task_ctx(p);
-	if (!tctx || !tctx->in_user || tctx->seq != d.seq) {
+	/* A decision for an older enqueue, or one a take-back overtook, is stale. */
+	if (!tctx || tctx->seq != d.seq || !leave_user(tctx)) {
 		__sync_fetch_and_add(&nr_stale, 1);
 		goto out;
 	}
-	leave_user(tctx);
 	if (d.vtime)
 		scx_task_set_vtime(p, d.vtime);
 	if (d.sent_kt && tctx->queued_kt && d.sent_kt >= tctx->queued_kt) {
@@ -494,6 +516,7 @@ static void take_back(s32 cpu)
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u32 idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
+	u32 mine = custody_of(cpu);
 
 	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS || !READ_ONCE(nr_in_user_on[idx]))
 		return;
@@ -501,10 +524,14 @@ static void take_back(s32 cpu)
 		if (!scx_bpf_dispatch_nr_slots())
 			break;
 		tctx = lookup_task_ctx(p);
-		if (!tctx || !tctx->in_user || tctx->user_cpu != cpu)
+		if (!tctx || READ_ONCE(tctx->in_user) != mine)
 			continue;
+		/* Only if it is still held on this CPU: a decision may have just taken it. */
+		if (__sync_val_compare_and_swap(&tctx->in_user, mine, 0) != mine)
+			continue;
+		release_custody(mine);
+		/* Its decision, if user space still sends one, is now stale. */
 		tctx->seq++;
-		leave_user(tctx);
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		__sync_fetch_and_add(&nr_taken_back, 1);
 		if (!READ_ONCE(nr_in_user_on[idx]))
