@@ -182,6 +182,10 @@ pub struct Counters {
     pub doorbells: u64,
     /// Tasks waiting in the shared queue (a snapshot).
     pub shared_queued: u64,
+    /// Tasks kept from user space because a higher scheduling class held their CPU.
+    pub held_bypasses: u64,
+    /// Tasks a held CPU took back from user space, so its sched_ext turn had work.
+    pub taken_back: u64,
     /// A wakeup's round trip: from the enqueue until user space read it (`read`) and until it
     /// sent the decision (`sent`, which includes `read`), then in the ring until BPF applied the
     /// decision (`ring`), then on the CPU's queue until the task ran (`queue`).
@@ -238,7 +242,7 @@ impl fmt::Display for Counters {
         write!(
             f,
             "queued={} user_dispatched={} kernel_dispatched={} direct={} fallbacks={} stale={} \
-             bad_cpu={} kicks={} doorbells={} shared_queued={}",
+             bad_cpu={} kicks={} doorbells={} shared_queued={} held_bypasses={} taken_back={}",
             self.queued,
             self.user_dispatches,
             self.kernel_dispatches,
@@ -248,7 +252,9 @@ impl fmt::Display for Counters {
             self.bad_cpu,
             self.kicks,
             self.doorbells,
-            self.shared_queued
+            self.shared_queued,
+            self.held_bypasses,
+            self.taken_back
         )
     }
 }
@@ -570,6 +576,8 @@ impl<'obj> UserSched<'obj> {
             kicks: read_u64(&b.nr_kicks),
             doorbells: read_u64(&b.nr_doorbells),
             shared_queued: read_u64(&b.nr_shared_queued),
+            held_bypasses: read_u64(&b.nr_held_bypasses),
+            taken_back: read_u64(&b.nr_taken_back),
             stages: {
                 let bpf: [Stage; 3] = std::array::from_fn(|i| Stage {
                     sum_ns: read_u64(&b.stage_sum_ns[i]),
