@@ -8,6 +8,7 @@ mod logging;
 mod notify;
 mod scheds;
 mod service;
+mod suggest;
 
 use std::io::Write;
 use std::path::PathBuf;

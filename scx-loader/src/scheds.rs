@@ -1,4 +1,4 @@
-//! Installed schedulers: valid names, the root-owned directories they are found in, asking a
+//! Installed schedulers: the root-owned directories they are found in, asking a
 //! scheduler binary about itself (`--version`, `--help`, `--check-args`), and reading its exit
 //! status the way scx_core defines it.
 
@@ -10,6 +10,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use scx_core::exit_code;
+
+use crate::config::valid_name;
 
 /// The directories searched for schedulers after the loader's own directory, set at build time
 /// (`SCX_SCHED_DIRS`, colon-separated) for layouts that keep them elsewhere; `/usr/sbin` otherwise.
@@ -25,16 +27,6 @@ pub const TEST_DIRS_ENV: &str = "SCX_LOADER_TEST_SCHED_DIRS";
 
 /// How long a scheduler gets to answer `--version`, `--help` or `--check-args`.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Whether `name` is a scheduler name: `^scx_[a-z0-9_]+$`.
-pub fn valid_name(name: &str) -> bool {
-    name.strip_prefix("scx_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    })
-}
 
 /// Why a scheduler cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +198,7 @@ impl Dirs {
         }
     }
 
-    /// The binary of scheduler `name` (already checked with [`valid_name`]).
+    /// The binary of scheduler `name` (already checked with [`valid_name`](crate::config::valid_name)).
     pub fn resolve(&self, name: &str, origin: &str) -> Result<PathBuf, SchedError> {
         if valid_name(name) {
             for dir in &self.dirs {
