@@ -1,0 +1,145 @@
+//! SIGHUP: re-reading the configuration and swapping schedulers, keeping the old one when the
+//! new one does not come up, and recording each reload's outcome for `scx-loader reload`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::child::start;
+use super::plan::prepare;
+use super::{Mode, Service};
+
+/// The directory systemd created for the service (`RuntimeDirectory=scx`).
+pub fn runtime_dir() -> PathBuf {
+    std::env::var("RUNTIME_DIRECTORY")
+        .ok()
+        .and_then(|d| d.split(':').next().map(PathBuf::from))
+        .filter(|d| d.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/run/scx"))
+}
+
+/// The file in which the service reports each finished reload: `COUNT ok|failed STATUS`.
+pub const RELOAD_FILE: &str = "reload";
+
+/// Reports a finished reload for `scx-loader reload` (which ExecReload runs) to pick up.
+fn record_reload(count: u64, ok: bool, status: &str) {
+    let dir = runtime_dir();
+    // systemd creates RuntimeDirectory= for scx.service; other units (the snap's) do not.
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::warn!(
+            "cannot create {} (reloads cannot report their outcome): {e}",
+            dir.display()
+        );
+    }
+    let path = dir.join(RELOAD_FILE);
+    let tmp = dir.join(format!(".{RELOAD_FILE}.tmp"));
+    let verdict = if ok { "ok" } else { "failed" };
+    let result = std::fs::write(&tmp, format!("{count} {verdict} {status}\n"))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = result {
+        log::debug!("cannot record the reload in {}: {e}", path.display());
+    }
+}
+
+impl Service {
+    /// SIGHUP: re-read the configuration; swap schedulers if it changed, keeping the old one if
+    /// the new one does not come up.
+    pub(super) fn reload(&mut self) {
+        self.notifier.reloading("reloading the configuration");
+        let (ok, status) = self.reload_config();
+        self.status = status.clone();
+        self.notifier.ready(&status);
+        self.reloads += 1;
+        record_reload(self.reloads, ok, &status);
+    }
+
+    /// The reload itself; returns whether it succeeded and the status to show.
+    fn reload_config(&mut self) -> (bool, String) {
+        let plan = match prepare(&self.opts.config, &self.dirs) {
+            Ok(plan) => plan,
+            Err(err) => {
+                log::error!("reload failed: {err:#}");
+                return (
+                    false,
+                    format!("reload failed: {err:#}; {}", self.running_status()),
+                );
+            }
+        };
+        let running_same = match &self.mode {
+            Mode::Running { child, .. } => child.target == plan.primary,
+            _ => false,
+        };
+        if running_same {
+            log::info!(
+                "configuration unchanged; {} keeps running",
+                plan.primary.name
+            );
+            self.plan = plan;
+            self.on_fallback = false;
+            return (true, self.plan.primary.describe());
+        }
+        let old = self.stop_child();
+        let new = plan.primary.clone();
+        match start(
+            &new,
+            self.opts.attach_timeout,
+            &self.signals,
+            &self.notifier,
+        ) {
+            Ok(child) => {
+                log::info!(scx_scheduler = new.name.as_str(); "reloaded: {}", new.describe());
+                self.plan = plan;
+                self.on_fallback = false;
+                self.failures.clear();
+                self.mode = Mode::Running {
+                    child,
+                    mismatch_since: None,
+                };
+                (true, new.describe())
+            }
+            Err(failure) => {
+                let kind = failure.ending().map(|e| e.kind).unwrap_or("start-failed");
+                log::error!(
+                    scx_scheduler = new.name.as_str(), scx_exit_kind = kind;
+                    "reload failed: {failure}"
+                );
+                let status = match old {
+                    Some(old) => match start(
+                        &old,
+                        self.opts.attach_timeout,
+                        &self.signals,
+                        &self.notifier,
+                    ) {
+                        Ok(child) => {
+                            log::warn!(
+                                scx_scheduler = old.name.as_str();
+                                "{} runs again after the failed reload", old.name
+                            );
+                            let s = format!("reload failed: {failure}; {} again", old.describe());
+                            self.mode = Mode::Running {
+                                child,
+                                mismatch_since: None,
+                            };
+                            s
+                        }
+                        Err(again) => {
+                            log::error!(
+                                scx_scheduler = old.name.as_str();
+                                "{} did not start again either: {again}", old.name
+                            );
+                            self.mode = Mode::Backoff {
+                                target: old.clone(),
+                                until: Instant::now() + self.opts.first_backoff,
+                            };
+                            format!(
+                                "reload failed: {failure}; {} did not start again: {again}; retrying",
+                                old.name
+                            )
+                        }
+                    },
+                    None => format!("reload failed: {failure}; nothing running"),
+                };
+                (false, status)
+            }
+        }
+    }
+}
