@@ -1,0 +1,207 @@
+//! `scx-loader status` (what the kernel and the service run, and why) and `list` (the installed
+//! schedulers).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use scx_core::kernel;
+use serde::Serialize;
+
+use super::{dirs, display_flags, env, print_json, read_sysfs};
+use crate::codes;
+use crate::config::Config;
+use crate::scheds::{self};
+
+/// `root/events`: one `NAME VALUE` (or `NAME: VALUE`) per line.
+fn parse_events(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let name = parts.next()?.trim_end_matches(':');
+            let value = parts.next()?.parse().ok()?;
+            Some((name.to_string(), value))
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    kernel: String,
+    sched_ext: bool,
+    state: Option<String>,
+    ops: Option<String>,
+    switch_all: Option<bool>,
+    enable_seq: Option<u64>,
+    nr_rejected: Option<u64>,
+    events: BTreeMap<String, u64>,
+    config: String,
+    configured: Option<String>,
+    configured_flags: Vec<String>,
+    config_error: Option<String>,
+    configured_running: bool,
+}
+
+/// `scx-loader status`.
+pub fn status(config_path: &Path, json: bool) -> Result<u8> {
+    let config = Config::load(config_path, &env);
+    let (configured, flags, config_error) = match &config {
+        Ok(c) => (
+            c.scheduler.as_ref().map(|s| s.value.clone()),
+            c.flag_words.clone(),
+            None,
+        ),
+        Err(e) => (None, Vec::new(), Some(e.to_string())),
+    };
+    let sched_ext = kernel::has_sched_ext();
+    let state = read_sysfs("state");
+    let ops = kernel::attached_ops();
+    let report = StatusReport {
+        kernel: kernel::release(),
+        sched_ext,
+        configured_running: state.as_deref() == Some("enabled")
+            && ops.is_some()
+            && ops == configured,
+        state,
+        ops,
+        switch_all: kernel::switch_all(),
+        enable_seq: kernel::enable_seq(),
+        nr_rejected: read_sysfs("nr_rejected").and_then(|s| s.parse().ok()),
+        events: read_sysfs("root/events")
+            .map(|t| parse_events(&t))
+            .unwrap_or_default(),
+        config: config_path.display().to_string(),
+        configured,
+        configured_flags: flags,
+        config_error,
+    };
+    if json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        let r = &report;
+        if !r.sched_ext {
+            writeln!(out, "sched_ext:   not supported by kernel {}", r.kernel)?;
+        } else {
+            let running = match (&r.state, &r.ops) {
+                (Some(s), Some(o)) => format!("{s}, running {o}"),
+                (Some(s), None) => format!("{s} (the kernel runs EEVDF)"),
+                _ => "unknown".to_string(),
+            };
+            writeln!(out, "sched_ext:   {running}")?;
+            if let Some(sw) = r.switch_all {
+                let mode = if sw {
+                    "all tasks"
+                } else {
+                    "opted-in tasks only"
+                };
+                writeln!(out, "switch_all:  {} ({mode})", u8::from(sw))?;
+            }
+            if let Some(seq) = r.enable_seq {
+                writeln!(out, "enable_seq:  {seq}")?;
+            }
+            if let Some(n) = r.nr_rejected {
+                writeln!(out, "nr_rejected: {n}")?;
+            }
+        }
+        match (&r.configured, &r.config_error) {
+            (_, Some(e)) => writeln!(out, "configured:  invalid: {e}")?,
+            (None, None) => writeln!(out, "configured:  nothing ({})", r.config)?,
+            (Some(c), None) => writeln!(
+                out,
+                "configured:  {c} {} ({}){}",
+                display_flags(&r.configured_flags),
+                r.config,
+                if r.configured_running {
+                    ", running"
+                } else {
+                    ", not running"
+                }
+            )?,
+        }
+        if !r.events.is_empty() {
+            writeln!(out, "events:")?;
+            for (k, v) in &r.events {
+                writeln!(out, "  {k:40} {v}")?;
+            }
+        }
+    }
+    Ok(if sched_ext {
+        codes::OK
+    } else {
+        codes::UNSUPPORTED
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct ListItem {
+    name: String,
+    path: String,
+    version: Option<String>,
+    description: Option<String>,
+}
+
+/// `scx-loader list`.
+pub fn list(json: bool) -> Result<u8> {
+    let dirs = dirs();
+    let items: Vec<ListItem> = dirs
+        .list()
+        .into_iter()
+        .map(|i| {
+            let ask = |flag: &str| {
+                scheds::query(&i.path, &[flag.to_string()], flag)
+                    .ok()
+                    .filter(|a| a.status.success())
+                    .and_then(|a| {
+                        a.output
+                            .lines()
+                            .map(str::trim)
+                            .find(|l| !l.is_empty())
+                            .map(str::to_string)
+                    })
+            };
+            let version = ask("--version").map(|v| {
+                v.strip_prefix(&i.name)
+                    .map(|r| r.trim().to_string())
+                    .unwrap_or(v)
+            });
+            ListItem {
+                version,
+                description: ask("--help"),
+                path: i.path.display().to_string(),
+                name: i.name,
+            }
+        })
+        .collect();
+    if json {
+        print_json(&items)?;
+    } else if items.is_empty() {
+        println!("no schedulers installed in {}", dirs.describe());
+    } else {
+        let mut out = std::io::stdout().lock();
+        for i in &items {
+            writeln!(
+                out,
+                "{:16} {:10} {}",
+                i.name,
+                i.version.as_deref().unwrap_or("?"),
+                i.description.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    Ok(codes::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_both_layouts() {
+        let e = parse_events("SCX_EV_A 3\nSCX_EV_B: 4\nbad\n");
+        assert_eq!(e.get("SCX_EV_A"), Some(&3));
+        assert_eq!(e.get("SCX_EV_B"), Some(&4));
+        assert_eq!(e.len(), 2);
+    }
+}
