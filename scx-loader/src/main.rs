@@ -175,19 +175,18 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// The exit code an error chain asks for: the first typed error in it decides.
+/// The exit code an error chain asks for: the first of the loader's typed errors (or
+/// scx_core's) in it decides.
 fn exit_code_of(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| {
-            if let Some(e) = e.downcast_ref::<config::ConfigError>() {
-                Some(e.exit_code())
-            } else if let Some(e) = e.downcast_ref::<scheds::SchedError>() {
-                Some(e.exit_code())
-            } else {
-                e.downcast_ref::<scx_core::Error>().map(|e| e.exit_code())
-            }
-        })
-        .unwrap_or(codes::FAILURE)
+    scx_core::exit_code_of(err, |e| {
+        if let Some(e) = e.downcast_ref::<config::ConfigError>() {
+            Some(e.exit_code())
+        } else if let Some(e) = e.downcast_ref::<scheds::SchedError>() {
+            Some(e.exit_code())
+        } else {
+            scx_core::Error::code_of(e)
+        }
+    })
 }
 
 fn main() -> ExitCode {

@@ -120,14 +120,6 @@ pub fn generate(
     }
 }
 
-/// The exit code an error chain asks for: the first scx_core error in it decides.
-pub fn exit_code_of_anyhow(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<crate::Error>())
-        .map(crate::Error::exit_code)
-        .unwrap_or(crate::exit_code::FAILURE)
-}
-
 /// Validates the options, stops there for `--check-args`, installs the signal handlers and runs
 /// the scheduler until it ends without a restart request; returns the process exit code.
 pub fn run_scheduler(
@@ -166,7 +158,7 @@ where
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             log::error!("{err:#}");
-            ExitCode::from(exit_code_of_anyhow(&err))
+            ExitCode::from(crate::exit_code_of(&err, crate::Error::code_of))
         }
     }
 }

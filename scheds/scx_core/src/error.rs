@@ -102,15 +102,34 @@ impl Error {
 /// Result type of scx_core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Finds the exit code an error chain asks for: the first scx_core [`Error`] in it decides;
-/// anything else is a plain failure.
-pub fn exit_code_of(err: &(dyn std::error::Error + 'static)) -> u8 {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(scx) = e.downcast_ref::<Error>() {
-            return scx.exit_code();
-        }
-        cur = e.source();
+/// The exit code an error chain asks for: the first error in it that `classify` knows decides
+/// (a binary passes its own typed errors and falls back to [`Error::code_of`]); an error chain
+/// with none of them is a plain failure. Every binary of the project maps errors through this.
+pub fn exit_code_of(
+    err: &anyhow::Error,
+    classify: impl Fn(&(dyn std::error::Error + 'static)) -> Option<u8>,
+) -> u8 {
+    err.chain().find_map(classify).unwrap_or(exit_code::FAILURE)
+}
+
+impl Error {
+    /// The exit code of `err` if it is an scx_core error.
+    pub fn code_of(err: &(dyn std::error::Error + 'static)) -> Option<u8> {
+        err.downcast_ref::<Error>().map(Error::exit_code)
     }
-    exit_code::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_known_error_in_the_chain_decides() {
+        let err = anyhow::Error::new(Error::NotRoot).context("starting scx_x");
+        assert_eq!(exit_code_of(&err, Error::code_of), exit_code::NO_PRIVILEGE);
+        let err = anyhow::anyhow!("plain");
+        assert_eq!(exit_code_of(&err, Error::code_of), exit_code::FAILURE);
+        let err = anyhow::Error::new(Error::AlreadyAttached("scx_y".into()));
+        assert_eq!(exit_code_of(&err, |_| Some(42)), 42);
+    }
 }

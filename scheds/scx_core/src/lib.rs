@@ -14,7 +14,7 @@ pub mod topology;
 pub mod usersched;
 
 pub use cli::{CommonOpts, SliceOpts};
-pub use error::{exit_code, Error, Result};
+pub use error::{exit_code, exit_code_of, Error, Result};
 pub use exit_info::{ExitInfo, ExitKind};
 pub use policy::{run_policy, Policy};
 pub use runner::{run_restartable, RunEnd, Ticker};
