@@ -114,12 +114,6 @@ pub fn lock_memory() -> Result<()> {
     Ok(())
 }
 
-/// Unlocks memory again (before a restart, or for schedulers that don't need it).
-pub fn unlock_memory() {
-    // SAFETY: munlockall() takes no arguments; failure leaves memory locked, which is harmless.
-    unsafe { libc::munlockall() };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,9 +25,4 @@ impl Shutdown {
     pub fn requested(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
-
-    /// Requests a stop from inside the program.
-    pub fn request(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
 }

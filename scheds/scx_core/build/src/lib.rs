@@ -1,8 +1,8 @@
 //! Compiles a scheduler's BPF C source and generates its Rust skeleton, for `build.rs` scripts.
 //!
 //! Every scheduler crate's `build.rs` calls [`build_skeleton`] with its `*.bpf.c` file. The object
-//! and the skeleton go to `OUT_DIR`; the scheduler includes the skeleton with
-//! `include!(concat!(env!("OUT_DIR"), "/<name>.skel.rs"))`.
+//! and the skeleton go to `OUT_DIR`; the crate then includes the skeleton as `mod skel` with
+//! `scx_core::include_skeleton!("<name>")`.
 
 use std::env;
 use std::path::{Path, PathBuf};

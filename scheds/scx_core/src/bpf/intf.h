@@ -2,9 +2,11 @@
 /*
  * intf.h - the messages of the user-space dispatch channel.
  *
- * Shared by usersched.bpf.c and scx_core's Rust code (which mirrors these
- * layouts in usersched.rs; both sides are checked against the skeleton's
- * generated types). Fixed-size fields only, naturally aligned, no padding.
+ * Shared by usersched.bpf.c and scx_core's Rust code, which mirrors the two
+ * records as #[repr(C)] structs in usersched.rs. Fixed-size fields only,
+ * naturally aligned, no padding; both sides assert the same record sizes
+ * (here and in usersched.rs), so a field added on one side only fails the
+ * build.
  */
 #ifndef __SCX_USERSCHED_INTF_H
 #define __SCX_USERSCHED_INTF_H
@@ -72,5 +74,10 @@ enum dispatch_flags {
 	/* Preempt the target CPU's current task (latency-critical wakeups). */
 	DISPATCH_F_PREEMPT	= 1,
 };
+
+_Static_assert(sizeof(struct queued_task) == 88,
+	       "struct queued_task must match QueuedTask in usersched.rs");
+_Static_assert(sizeof(struct dispatched_task) == 48,
+	       "struct dispatched_task must match DispatchedTask in usersched.rs");
 
 #endif /* __SCX_USERSCHED_INTF_H */
