@@ -16,7 +16,7 @@ pub mod usersched;
 pub use cli::{CommonOpts, SliceOpts};
 pub use error::{exit_code, exit_code_of, Error, Result};
 pub use exit_info::{ExitInfo, ExitKind};
-pub use policy::{run_policy, Policy};
+pub use policy::{run_policy, scheduler_main, MainOpts, Policy};
 pub use runner::{run_restartable, RunEnd, Ticker};
 pub use signals::Shutdown;
 pub use usersched::{Counters, DispatchedTask, QueuedTask, UserSched, UserSchedOpts, CPU_ANY};

@@ -10,17 +10,23 @@ use crate::cli::{CommonOpts, SliceOpts};
 use crate::error::Result;
 use crate::runner::{RunEnd, Ticker};
 use crate::signals::Shutdown;
-use crate::usersched::{describe_stages, UserSched, UserSchedOpts};
+use crate::usersched::{describe_stages, QueuedTask, UserSched, UserSchedOpts};
 
 /// How long one wait for tasks may last before the loop checks for shutdown and the kernel's
 /// exit record.
 const POLL: Duration = Duration::from_millis(100);
 
-/// A scheduling policy in user space.
+/// A scheduling policy in user space. The framework ([`scheduler_main`]) owns everything
+/// around it: attaching, waiting for tasks, stats, detaching, restarting.
 pub trait Policy {
     /// One round: take the tasks the kernel sent ([`UserSched::dequeue_task`]) and dispatch
-    /// them in the policy's order.
+    /// those that should run now, in the policy's order ([`UserSched::dispatch`]). A task the
+    /// policy keeps for a later round stays in its own queue and is listed by [`Self::held`].
     fn schedule(&mut self, sched: &mut UserSched<'_>) -> Result<()>;
+
+    /// The tasks the policy holds after a round. The framework tells the BPF side about them
+    /// after every round, so a CPU that runs out of work asks for them.
+    fn held(&self) -> impl Iterator<Item = &QueuedTask>;
 
     /// The policy's own part of a stats line.
     fn stats(&self) -> String;
@@ -51,6 +57,7 @@ pub fn run_policy(
         sched.poll(POLL)?;
         let start = Instant::now();
         policy.schedule(&mut sched)?;
+        sched.publish_held(policy.held());
         let ns = start.elapsed().as_nanos() as u64;
         rounds += 1;
         round_ns += ns;
@@ -77,18 +84,29 @@ pub fn run_policy(
     Ok(RunEnd { requested, info })
 }
 
-/// The whole of a user-space scheduler's `main` once its command line is parsed into `slice`
-/// and `common` (`command` is its clap definition, for `--generate`): validate, attach the
-/// channel (`direct_idle`: wakeups that find an idle CPU skip user space), run a fresh
-/// `new_policy()` per attach, restart when the kernel asks, map the end to an exit code.
-pub fn scheduler_main<P: Policy>(
-    name: &'static str,
-    command: clap::Command,
-    slice: &SliceOpts,
-    common: &CommonOpts,
-    direct_idle: bool,
-    new_policy: impl Fn() -> P,
-) -> ExitCode {
+/// What [`scheduler_main`] needs from a scheduler's command line.
+pub struct MainOpts<'a> {
+    /// The scheduler's name, as the kernel and the logs show it.
+    pub name: &'static str,
+    /// Its clap definition, for `--generate` (man page, completions).
+    pub command: clap::Command,
+    pub slice: &'a SliceOpts,
+    pub common: &'a CommonOpts,
+    /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
+    pub direct_idle: bool,
+}
+
+/// The whole of a user-space scheduler's `main` once its command line is parsed: validate the
+/// options, attach the channel, run a fresh `new_policy()` per attach, restart when the kernel
+/// asks, map the end to an exit code.
+pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P) -> ExitCode {
+    let MainOpts {
+        name,
+        command,
+        slice,
+        common,
+        direct_idle,
+    } = opts;
     crate::cli::main(name, command, common, || {
         crate::cli::run_scheduler(
             name,

@@ -1,17 +1,18 @@
 //! The user-space dispatch channel: loads `usersched.bpf.c` under a scheduler's name and gives
 //! a Rust policy the tasks to schedule and a way to dispatch them.
 //!
-//! A policy drives it from a loop:
+//! [`crate::scheduler_main`] runs the loop; a policy ([`crate::Policy`]) writes only the round:
 //!
 //! ```text
 //! while running {
-//!     sched.poll(timeout)?;                      // wait for runnable tasks
+//!     sched.poll(timeout)?;                      // framework: wait for runnable tasks
+//!     // policy.schedule(): the round
 //!     while let Some(task) = sched.dequeue_task() { queue.push(task) }
 //!     for task in queue.by_policy() {            // the policy's order
 //!         let cpu = sched.select_cpu(&task);     // an idle CPU, or CPU_ANY
 //!         sched.dispatch(&DispatchedTask::new(&task).cpu(cpu).slice_ns(s))?;
 //!     }
-//!     sched.set_pending(queue.len());            // tasks held back, if any
+//!     sched.publish_held(policy.held());         // framework: tasks kept for later
 //! }
 //! ```
 //!
@@ -90,6 +91,7 @@ pub struct DispatchedTask {
     pub sent_kt: u64,
 }
 
+// The same sizes are asserted on the C side, in intf.h.
 const _: () = assert!(size_of::<QueuedTask>() == 88);
 const _: () = assert!(size_of::<DispatchedTask>() == 48);
 
@@ -280,6 +282,10 @@ pub struct UserSched<'obj> {
     incoming: Rc<RefCell<VecDeque<QueuedTask>>>,
     claimed: Vec<bool>,
     freed: Vec<bool>,
+    /// Held tasks pinned to each CPU (scratch of [`Self::publish_held`]), and the counts the
+    /// BPF side last saw.
+    pinned_count: Vec<u32>,
+    pinned_published: Vec<u32>,
     /// Wakeups: from enqueue until user space read them.
     wake: Stage,
     /// Records read from the ring, doorbells included.
@@ -376,17 +382,14 @@ impl<'obj> UserSched<'obj> {
             incoming,
             claimed: vec![false; nr_cpus],
             freed: vec![false; nr_cpus],
+            pinned_count: vec![0; nr_cpus],
+            pinned_published: vec![0; nr_cpus],
             wake: Stage::default(),
             nr_read: 0,
             nr_cpus,
             name: opts.name.clone(),
             attach_time,
         })
-    }
-
-    /// The scheduler's name.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// From opening the BPF object to the kernel reporting the scheduler enabled.
@@ -541,22 +544,38 @@ impl<'obj> UserSched<'obj> {
         Ok(true)
     }
 
-    /// Tells the BPF side how many tasks the policy holds back that may run on any CPU; while
-    /// non-zero, a CPU that runs out of work rings the doorbell so [`Self::poll`] returns.
-    pub fn set_pending(&mut self, nr: usize) {
-        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
-            write_u64(&mut bss.nr_user_pending, nr as u64);
-        }
-    }
-
-    /// Tells the BPF side how many held tasks can only run on `cpu`; while non-zero, that CPU
-    /// rings the doorbell when it runs out of work.
-    pub fn set_pinned_pending(&mut self, cpu: i32, nr: u32) {
-        if let (Some(bss), Ok(c)) = (self.skel.maps.bss_data.as_deref_mut(), usize::try_from(cpu)) {
-            if let Some(slot) = bss.pinned_pending.get_mut(c) {
-                // SAFETY: a u32 of the mmapped BPF data that BPF reads concurrently.
-                unsafe { std::ptr::write_volatile(slot, nr) };
+    /// Tells the BPF side which tasks the policy still holds after a round (the framework calls
+    /// this after every [`crate::Policy::schedule`]): how many may run on any CPU, and per CPU
+    /// how many can run only there. While either count is non-zero, a CPU that runs out of
+    /// work rings the doorbell, so [`Self::poll`] returns and a held task is not forgotten.
+    pub fn publish_held<'t>(&mut self, held: impl Iterator<Item = &'t QueuedTask>) {
+        let mut anywhere = 0u64;
+        for task in held {
+            let pinned = usize::try_from(task.cpu)
+                .ok()
+                .filter(|_| task.nr_cpus_allowed == 1)
+                .and_then(|c| self.pinned_count.get_mut(c));
+            match pinned {
+                Some(n) => *n += 1,
+                None => anywhere += 1,
             }
+        }
+        let Some(bss) = self.skel.maps.bss_data.as_deref_mut() else {
+            return;
+        };
+        write_u64(&mut bss.nr_user_pending, anywhere);
+        let counts = self
+            .pinned_count
+            .iter_mut()
+            .zip(self.pinned_published.iter_mut());
+        for ((n, published), slot) in counts.zip(bss.pinned_pending.iter_mut()) {
+            // Only changes are written: most CPUs hold nothing, round after round.
+            if *n != *published {
+                // SAFETY: a u32 of the mmapped BPF data that BPF reads concurrently.
+                unsafe { std::ptr::write_volatile(slot, *n) };
+                *published = *n;
+            }
+            *n = 0;
         }
     }
 

@@ -54,7 +54,9 @@ impl Fifo {
         let waiting = self.queue.len().max(1) as u64;
         (self.slice_ns / waiting).max(self.slice_min_ns)
     }
+}
 
+impl Policy for Fifo {
     /// One round: take every task the kernel sent, dispatch them all in arrival order.
     fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
         while let Some(task) = sched.dequeue_task() {
@@ -70,14 +72,11 @@ impl Fifo {
                 break;
             }
         }
-        sched.set_pending(self.queue.len());
         Ok(())
     }
-}
 
-impl Policy for Fifo {
-    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
-        Fifo::schedule(self, sched)
+    fn held(&self) -> impl Iterator<Item = &QueuedTask> {
+        self.queue.iter()
     }
 
     fn stats(&self) -> String {
@@ -87,9 +86,14 @@ impl Policy for Fifo {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scx_core::policy::scheduler_main(NAME, Cli::command(), &cli.slice, &cli.common, false, || {
-        Fifo::new(&cli)
-    })
+    let opts = scx_core::MainOpts {
+        name: NAME,
+        command: Cli::command(),
+        slice: &cli.slice,
+        common: &cli.common,
+        direct_idle: false,
+    };
+    scx_core::scheduler_main(opts, || Fifo::new(&cli))
 }
 
 #[cfg(test)]

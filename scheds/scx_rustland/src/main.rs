@@ -94,9 +94,6 @@ struct Deadline {
     held: Vec<Waiting>,
     /// CPUs given a task this round.
     claimed: Vec<bool>,
-    /// Held tasks pinned to each CPU (scratch), and what was last published for it.
-    pinned: Vec<u32>,
-    published_pinned: Vec<u32>,
 }
 
 fn weighted(ns: u64, weight: u32) -> u64 {
@@ -115,8 +112,6 @@ impl Deadline {
             preempted: 0,
             held: Vec::with_capacity(QUEUE_CAPACITY),
             claimed: vec![false; scx_core::usersched::MAX_CPUS],
-            pinned: vec![0; scx_core::usersched::MAX_CPUS],
-            published_pinned: vec![0; scx_core::usersched::MAX_CPUS],
         }
     }
 
@@ -153,6 +148,24 @@ impl Deadline {
         task.enq_flags & SCX_ENQ_WAKEUP != 0 && task.exec_runtime < self.slice_min_ns
     }
 
+    fn claimed(&self, cpu: i32) -> bool {
+        usize::try_from(cpu)
+            .ok()
+            .and_then(|c| self.claimed.get(c).copied())
+            .unwrap_or(true)
+    }
+
+    fn claim(&mut self, cpu: i32) {
+        if let Some(c) = usize::try_from(cpu)
+            .ok()
+            .and_then(|c| self.claimed.get_mut(c))
+        {
+            *c = true;
+        }
+    }
+}
+
+impl Policy for Deadline {
     /// One round: hand out tasks in deadline order. A task pinned to one CPU goes there only
     /// when that CPU is free (idle, or the one this loop runs on), so tasks sharing a CPU are
     /// compared at every slice boundary; other tasks go to an idle CPU or the shared queue, about
@@ -212,59 +225,22 @@ impl Deadline {
             self.vclock = self.vclock.max(next.vtime);
             self.dispatched += 1;
         }
-        // Publish what is held: pinned tasks per CPU, the rest as "any CPU". A task that has
-        // waited too long is first in line from now on.
+        // What is held waits for the next round; a task that has waited too long is first in
+        // line from now on.
         let now = scx_core::usersched::monotonic_ns();
         let max_wait = MAX_WAIT_SLICES * self.slice_ns;
-        let mut anywhere = 0;
         for mut w in self.held.drain(..) {
             if now.saturating_sub(w.task.queued_kt) > max_wait {
                 w.deadline = 0;
             }
-            if w.task.nr_cpus_allowed == 1 {
-                if let Some(n) = usize::try_from(w.task.cpu)
-                    .ok()
-                    .and_then(|c| self.pinned.get_mut(c))
-                {
-                    *n += 1;
-                }
-            } else {
-                anywhere += 1;
-            }
             self.queue.push(Reverse(w));
         }
-        for (cpu, n) in self.pinned.iter_mut().enumerate() {
-            if *n != 0 || self.claimed[cpu] || self.published_pinned[cpu] != 0 {
-                sched.set_pinned_pending(cpu as i32, *n);
-                self.published_pinned[cpu] = *n;
-            }
-            *n = 0;
-        }
         self.claimed.iter_mut().for_each(|c| *c = false);
-        sched.set_pending(anywhere);
         Ok(())
     }
 
-    fn claimed(&self, cpu: i32) -> bool {
-        usize::try_from(cpu)
-            .ok()
-            .and_then(|c| self.claimed.get(c).copied())
-            .unwrap_or(true)
-    }
-
-    fn claim(&mut self, cpu: i32) {
-        if let Some(c) = usize::try_from(cpu)
-            .ok()
-            .and_then(|c| self.claimed.get_mut(c))
-        {
-            *c = true;
-        }
-    }
-}
-
-impl Policy for Deadline {
-    fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
-        Deadline::schedule(self, sched)
+    fn held(&self) -> impl Iterator<Item = &QueuedTask> {
+        self.queue.iter().map(|Reverse(w)| &w.task)
     }
 
     fn stats(&self) -> String {
@@ -279,7 +255,14 @@ impl Policy for Deadline {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scx_core::policy::scheduler_main(NAME, Cli::command(), &cli.slice, &cli.common, true, || {
+    let opts = scx_core::MainOpts {
+        name: NAME,
+        command: Cli::command(),
+        slice: &cli.slice,
+        common: &cli.common,
+        direct_idle: true,
+    };
+    scx_core::scheduler_main(opts, || {
         Deadline::new(cli.slice.max_ns(), cli.slice.min_ns())
     })
 }
