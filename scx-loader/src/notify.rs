@@ -132,7 +132,6 @@ pub fn monotonic_usec() -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

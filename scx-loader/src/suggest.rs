@@ -26,7 +26,6 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str], max: usize) -> Option<&'a
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1209,7 +1209,6 @@ fn report_json(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -516,7 +516,6 @@ pub fn command(suites: &[String], fetch: Fetch) -> Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -885,7 +885,6 @@ pub fn report(checks: &[Check]) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

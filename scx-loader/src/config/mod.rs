@@ -275,7 +275,6 @@ fn check_name(setting: &Setting) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

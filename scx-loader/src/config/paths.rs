@@ -53,7 +53,6 @@ fn snap_path(name: Option<&std::ffi::OsStr>, data: Option<&std::ffi::OsStr>) -> 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

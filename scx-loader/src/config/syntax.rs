@@ -258,7 +258,6 @@ pub fn rewrite(text: &str, updates: &[(&str, &str)]) -> Result<String, SyntaxErr
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::{KEY_FLAGS, KEY_SCHEDULER};
