@@ -17,24 +17,25 @@ pub struct CpuStats {
     pub rescued: u64,
 }
 
-const FIELDS: usize = 7;
+/// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
+type RawCpuStats = crate::skel::types::cpu_stats;
 
 impl CpuStats {
-    /// Adds one CPU's raw `struct cpu_stats`.
+    /// Adds one CPU's raw `struct cpu_stats` (ignored if the map handed back fewer bytes).
     fn add_raw(&mut self, raw: &[u8]) {
-        let mut v = [0u64; FIELDS];
-        for (i, chunk) in raw.chunks_exact(8).take(FIELDS).enumerate() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            v[i] = u64::from_ne_bytes(b);
+        if raw.len() < std::mem::size_of::<RawCpuStats>() {
+            return;
         }
-        self.direct += v[0];
-        self.preempt += v[1];
-        self.llc_local += v[2];
-        self.cross_llc += v[3];
-        self.kicks += v[4];
-        self.sync += v[5];
-        self.rescued += v[6];
+        // SAFETY: raw holds at least one RawCpuStats, a repr(C) struct of u64s for which every
+        // bit pattern is valid; read_unaligned needs no alignment of the map's buffer.
+        let c = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast::<RawCpuStats>()) };
+        self.direct += c.direct;
+        self.preempt += c.preempt;
+        self.llc_local += c.llc_local;
+        self.cross_llc += c.cross_llc;
+        self.kicks += c.kicks;
+        self.sync += c.sync;
+        self.rescued += c.rescued;
     }
 
     /// What happened since `earlier`.
@@ -104,9 +105,23 @@ mod tests {
     #[test]
     fn sums_cpus_and_diffs() {
         let cpu = |vals: [u64; 7]| {
-            vals.iter()
-                .flat_map(|v| v.to_ne_bytes())
-                .collect::<Vec<_>>()
+            let raw = RawCpuStats {
+                direct: vals[0],
+                preempt: vals[1],
+                llc_local: vals[2],
+                cross_llc: vals[3],
+                kicks: vals[4],
+                sync: vals[5],
+                rescued: vals[6],
+            };
+            // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
+            unsafe {
+                std::slice::from_raw_parts(
+                    std::ptr::from_ref(&raw).cast::<u8>(),
+                    std::mem::size_of::<RawCpuStats>(),
+                )
+            }
+            .to_vec()
         };
         let mut t = CpuStats::default();
         t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7]));
