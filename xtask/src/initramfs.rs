@@ -28,6 +28,8 @@ pub struct Spec<'a> {
     pub scenarios: &'a [String],
     /// Per-scenario time limit inside the guest, in seconds.
     pub timeout_secs: u64,
+    /// The scheduler registry as `/etc/scx-schedulers` (see `registry::guest_list`).
+    pub schedulers: &'a str,
 }
 
 /// Builds the image and writes it, zstd-compressed, to `out`.
@@ -86,6 +88,7 @@ pub fn build(spec: &Spec, out: &Path) -> Result<()> {
         "root:x:0:\nnogroup:x:65534:\nnobody:x:65534:\n",
     )?;
     archive.file("etc/hostname", 0o644, "scx-vm\n")?;
+    archive.file("etc/scx-schedulers", 0o644, spec.schedulers)?;
     archive.file(
         "init",
         0o755,

@@ -7,6 +7,7 @@ mod host;
 mod initramfs;
 mod kernel;
 mod man;
+mod registry;
 mod snap;
 mod sysguest;
 mod test;
@@ -177,7 +178,8 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "single")]
         tcg: vm::TcgThreads,
     },
-    /// Refresh the generated man pages and shell completions from the binaries' --generate
+    /// Refresh the generated files: man pages and shell completions (from the binaries'
+    /// --generate), debian/scx.manpages and the snap's apps (from the scheduler registry)
     Man {
         /// Only check that they are up to date and render without warnings
         #[arg(long)]

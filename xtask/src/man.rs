@@ -1,20 +1,25 @@
-//! `cargo xtask man`: the generated man pages (`man/`) and shell completions (`completions/`),
-//! refreshed from each binary's own `--generate`, checked for staleness and for clean rendering.
+//! `cargo xtask man`: the generated files. The man pages (`man/`) and shell completions
+//! (`completions/`) come from each binary's own `--generate`; `debian/scx.manpages` and the
+//! scheduler blocks of `snap/snapcraft.yaml` from the scheduler registry. All are checked for
+//! staleness by the suite, and the pages for clean rendering.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::util;
+use crate::{registry, util};
 
-/// The binaries that document themselves, with their crates.
-pub const BINARIES: &[(&str, &str)] = &[
-    ("scx_rlfifo", "scx_rlfifo"),
-    ("scx_rustland", "scx_rustland"),
-    ("scx_bpfland", "scx_bpfland"),
-    ("scx-loader", "scx-loader"),
-];
+/// The binaries that document themselves (each is also its crate's name): every registered
+/// scheduler, then the loader.
+pub fn binaries(root: &Path) -> Result<Vec<String>> {
+    let mut bins: Vec<String> = registry::schedulers(root)?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    bins.push("scx-loader".to_string());
+    Ok(bins)
+}
 
 /// The hand-written pages, rendered and checked like the generated ones.
 pub const HAND_WRITTEN: &[&str] = &["scx.5", "scx.8"];
@@ -25,19 +30,19 @@ struct Generated {
     content: Vec<u8>,
 }
 
-fn build(root: &Path) -> Result<PathBuf> {
+fn build(root: &Path, bins: &[String]) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root).args(["build", "--quiet", "--bins"]);
-    for (_, krate) in BINARIES {
+    for krate in bins {
         cmd.args(["-p", krate]);
     }
     util::run(&mut cmd).context("building the binaries to document")?;
     Ok(crate::vm::target_dir()?.join("debug"))
 }
 
-fn generate(bin_dir: &Path, root: &Path) -> Result<Vec<Generated>> {
+fn generate(bin_dir: &Path, root: &Path, bins: &[String]) -> Result<Vec<Generated>> {
     let mut out = Vec::new();
-    for (bin, _) in BINARIES {
+    for bin in bins {
         let exe = bin_dir.join(bin);
         let targets = [
             ("man", root.join(format!("man/{bin}.8"))),
@@ -90,10 +95,10 @@ fn render_warnings(page: &Path) -> Result<String> {
 }
 
 /// Checks every page renders with no warnings.
-pub fn check_rendering(root: &Path) -> Result<()> {
-    let mut pages: Vec<PathBuf> = BINARIES
+pub fn check_rendering(root: &Path, bins: &[String]) -> Result<()> {
+    let mut pages: Vec<PathBuf> = bins
         .iter()
-        .map(|(bin, _)| root.join(format!("man/{bin}.8")))
+        .map(|bin| root.join(format!("man/{bin}.8")))
         .collect();
     pages.extend(HAND_WRITTEN.iter().map(|p| root.join("man").join(p)));
     let mut problems = Vec::new();
@@ -112,8 +117,10 @@ pub fn check_rendering(root: &Path) -> Result<()> {
 /// Writes the generated files (`check == false`), or fails naming the stale ones.
 pub fn command(check: bool) -> Result<()> {
     let root = util::repo_root()?;
-    let bin_dir = build(&root)?;
-    let files = generate(&bin_dir, &root)?;
+    let bins = binaries(&root)?;
+    let bin_dir = build(&root, &bins)?;
+    let mut files = generate(&bin_dir, &root, &bins)?;
+    files.extend(packaging(&root, &bins)?);
     let mut stale = Vec::new();
     for file in &files {
         let current = std::fs::read(&file.path).ok();
@@ -139,9 +146,92 @@ pub fn command(check: bool) -> Result<()> {
     }
     if !stale.is_empty() {
         bail!(
-            "generated docs are stale (the command line changed): {}; run `cargo xtask man` and commit the result",
+            "generated files are stale (a command line or the scheduler list changed): {}; run `cargo xtask man` and commit the result",
             stale.join(", ")
         );
     }
-    check_rendering(&root)
+    check_rendering(&root, &bins)
+}
+
+/// The packaging files that list the binaries: `debian/scx.manpages`, and the blocks of
+/// `snap/snapcraft.yaml` between `# BEGIN generated: NAME` and `# END generated: NAME`.
+fn packaging(root: &Path, bins: &[String]) -> Result<Vec<Generated>> {
+    let mut manpages: Vec<String> = HAND_WRITTEN.iter().map(|p| format!("man/{p}\n")).collect();
+    manpages.extend(bins.iter().map(|b| format!("man/{b}.8\n")));
+    let snapcraft_path = root.join("snap/snapcraft.yaml");
+    let snapcraft = std::fs::read_to_string(&snapcraft_path)
+        .with_context(|| format!("reading {}", snapcraft_path.display()))?;
+    let apps: String = bins
+        .iter()
+        .map(|b| format!("  {}:\n    command: usr/sbin/{b}\n", b.replace('_', "-")))
+        .collect();
+    let paths: Vec<String> = bins
+        .iter()
+        .map(|b| {
+            if b.starts_with("scx_") {
+                format!("scheds/{b}")
+            } else {
+                b.clone()
+            }
+        })
+        .collect();
+    let rust_path = format!("    rust-path: [{}]\n", paths.join(", "));
+    let snapcraft = replace_block(&snapcraft, "apps", &apps)?;
+    let snapcraft = replace_block(&snapcraft, "rust-path", &rust_path)?;
+    Ok(vec![
+        Generated {
+            path: root.join("debian/scx.manpages"),
+            content: manpages.concat().into_bytes(),
+        },
+        Generated {
+            path: snapcraft_path,
+            content: snapcraft.into_bytes(),
+        },
+    ])
+}
+
+/// `text` with the lines between its `# BEGIN generated: NAME` and `# END generated: NAME`
+/// markers (any indentation) replaced by `body`.
+fn replace_block(text: &str, name: &str, body: &str) -> Result<String> {
+    let begin = format!("# BEGIN generated: {name}");
+    let end = format!("# END generated: {name}");
+    let mut out = String::new();
+    let mut inside = false;
+    let (mut began, mut ended) = (false, false);
+    for line in text.split_inclusive('\n') {
+        let marker = line.trim();
+        if marker == begin && !began {
+            out.push_str(line);
+            out.push_str(body);
+            inside = true;
+            began = true;
+        } else if marker == end && inside {
+            out.push_str(line);
+            inside = false;
+            ended = true;
+        } else if !inside {
+            out.push_str(line);
+        }
+    }
+    if !began || !ended {
+        bail!("snap/snapcraft.yaml lacks the lines `{begin}` and `{end}` around its generated part");
+    }
+    Ok(out)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_replaced_between_their_markers_only() {
+        let text = "a\n  # BEGIN generated: x\n  old\n  # END generated: x\nb\n";
+        assert_eq!(
+            replace_block(text, "x", "  new\n  two\n").unwrap(),
+            "a\n  # BEGIN generated: x\n  new\n  two\n  # END generated: x\nb\n"
+        );
+        assert!(replace_block("a\n", "x", "").is_err());
+        assert!(replace_block("# BEGIN generated: x\n", "x", "").is_err());
+    }
 }

@@ -9,7 +9,6 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
-const BINARIES: &[&str] = &["scx_rlfifo", "scx_rustland", "scx_bpfland", "scx-loader"];
 
 /// `meta/snap.yaml`: snapcraft.yaml without its build-only parts, built for amd64.
 pub fn snap_yaml(snapcraft: &str) -> String {
@@ -34,9 +33,9 @@ pub fn snap_yaml(snapcraft: &str) -> String {
 /// the same cargo invocation as the VM images' (`vm::build_binaries`): a build of only these
 /// packages would unify dependency features differently and rebuild them, and the next
 /// workspace build would rebuild them back.
-fn build() -> Result<PathBuf> {
+fn build(bins: &[String]) -> Result<PathBuf> {
     let built = crate::vm::build_binaries().context("building the release binaries")?;
-    for bin in BINARIES {
+    for bin in bins {
         if !built.iter().any(|b| b.ends_with(bin)) {
             bail!("the release build produced no {bin}");
         }
@@ -83,7 +82,8 @@ fn packed_file(snap: &Path, path: &str) -> Result<String> {
 pub fn check(snap: &Path) -> Result<()> {
     let files = listing(snap)?;
     let mut missing = Vec::new();
-    let mut want: Vec<String> = BINARIES.iter().map(|b| format!("usr/sbin/{b}")).collect();
+    let bins = crate::man::binaries(&util::repo_root()?)?;
+    let mut want: Vec<String> = bins.iter().map(|b| format!("usr/sbin/{b}")).collect();
     want.extend(
         ["etc/default/scx", "meta/snap.yaml", "meta/hooks/install"]
             .iter()
@@ -124,13 +124,14 @@ pub fn check(snap: &Path) -> Result<()> {
 /// `cargo xtask snap`: returns the packed snap.
 pub fn command() -> Result<PathBuf> {
     let root = util::repo_root()?;
-    let release = build()?;
+    let bins = crate::man::binaries(&root)?;
+    let release = build(&bins)?;
     let out = crate::vm::target_dir()?.join("snap");
     let prime = out.join("prime");
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
-    for bin in BINARIES {
+    for bin in &bins {
         install(&release.join(bin), &prime.join("usr/sbin").join(bin), 0o755)?;
     }
     install(

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::initramfs::{self, marker};
 use crate::kernel::{self, Fetch, Kernel};
-use crate::util;
+use crate::{registry, util};
 
 /// The scenario library, sourced by scenarios rather than run.
 const LIBRARY: &str = "lib.sh";
@@ -822,6 +822,7 @@ fn run_kernels(
     extra_cmdline: &[String],
 ) -> Result<Vec<Console>> {
     let scenario_dir = scenario_dir()?;
+    let schedulers = registry::guest_list(&registry::schedulers(&util::repo_root()?)?);
     let mut boots = Vec::new();
     for kernel in kernels {
         let initrd = work.join(format!("{}.cpio.zst", kernel.kver));
@@ -832,6 +833,7 @@ fn run_kernels(
                 scenario_dir: &scenario_dir,
                 scenarios,
                 timeout_secs: opts.timeout_secs,
+                schedulers: &schedulers,
             },
             &initrd,
         )
