@@ -7,6 +7,7 @@ mod host;
 mod initramfs;
 mod kernel;
 mod man;
+mod new;
 mod registry;
 mod snap;
 mod sysguest;
@@ -185,6 +186,12 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Create a new user-space scheduler crate from scx_rlfifo and register it, so the build,
+    /// docs, packages and VM scenarios include it
+    New {
+        /// The scheduler's name: scx_ followed by a-z, 0-9 and _
+        name: String,
+    },
     /// Build the .deb, install it on a Debian guest booted on a sched_ext kernel, enable the
     /// service and show its status, the kernel's state and the journal
     Demo {
@@ -354,6 +361,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Man { check } => {
             man::command(check)?;
+        }
+        Cmd::New { name } => {
+            new::command(&name)?;
         }
         Cmd::Bench(args) => {
             host::ensure()?;

@@ -30,16 +30,6 @@ struct Generated {
     content: Vec<u8>,
 }
 
-fn build(root: &Path, bins: &[String]) -> Result<PathBuf> {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(root).args(["build", "--quiet", "--bins"]);
-    for krate in bins {
-        cmd.args(["-p", krate]);
-    }
-    util::run(&mut cmd).context("building the binaries to document")?;
-    Ok(crate::vm::target_dir()?.join("debug"))
-}
-
 fn generate(bin_dir: &Path, root: &Path, bins: &[String]) -> Result<Vec<Generated>> {
     let mut out = Vec::new();
     for bin in bins {
@@ -118,7 +108,8 @@ pub fn check_rendering(root: &Path, bins: &[String]) -> Result<()> {
 pub fn command(check: bool) -> Result<()> {
     let root = util::repo_root()?;
     let bins = binaries(&root)?;
-    let bin_dir = build(&root, &bins)?;
+    // The release build the VM images and packages use too: documenting costs no build.
+    let bin_dir = crate::vm::build_release(&bins)?;
     let mut files = generate(&bin_dir, &root, &bins)?;
     files.extend(packaging(&root, &bins)?);
     let mut stale = Vec::new();
@@ -214,11 +205,12 @@ fn replace_block(text: &str, name: &str, body: &str) -> Result<String> {
         }
     }
     if !began || !ended {
-        bail!("snap/snapcraft.yaml lacks the lines `{begin}` and `{end}` around its generated part");
+        bail!(
+            "snap/snapcraft.yaml lacks the lines `{begin}` and `{end}` around its generated part"
+        );
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod tests {

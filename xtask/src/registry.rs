@@ -46,7 +46,13 @@ pub struct Scheduler {
 pub fn schedulers(root: &Path) -> Result<Vec<Scheduler>> {
     let output = Command::new("cargo")
         .current_dir(root)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .output()
         .context("running cargo metadata")?;
     if !output.status.success() {
@@ -149,10 +155,7 @@ mod tests {
         assert_eq!(s[0].name, "scx_a");
         assert_eq!(s[0].dir, PathBuf::from("/w/scheds/scx_a"));
         assert_eq!(s[1].kind, Kind::Bpf);
-        assert_eq!(
-            guest_list(&s),
-            "scx_a user-space unfair\nscx_b bpf fair\n"
-        );
+        assert_eq!(guest_list(&s), "scx_a user-space unfair\nscx_b bpf fair\n");
     }
 
     #[test]
@@ -162,12 +165,18 @@ mod tests {
              "manifest_path": "/w/a/Cargo.toml"},
         ]});
         let err = parse(&meta).unwrap_err().to_string();
-        assert!(err.contains("scx_a: [package.metadata.scx] needs kind"), "{err}");
+        assert!(
+            err.contains("scx_a: [package.metadata.scx] needs kind"),
+            "{err}"
+        );
         let meta = serde_json::json!({"packages": [
             {"name": "helper", "metadata": {"scx": {"kind": "bpf", "fair": true}},
              "manifest_path": "/w/a/Cargo.toml"},
         ]});
-        assert!(parse(&meta).unwrap_err().to_string().contains("not a scheduler name"));
+        assert!(parse(&meta)
+            .unwrap_err()
+            .to_string()
+            .contains("not a scheduler name"));
         assert!(parse(&serde_json::json!({"packages": []})).is_err());
     }
 }

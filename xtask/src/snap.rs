@@ -9,7 +9,6 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
-
 /// `meta/snap.yaml`: snapcraft.yaml without its build-only parts, built for amd64.
 pub fn snap_yaml(snapcraft: &str) -> String {
     let mut out = Vec::new();
@@ -27,20 +26,6 @@ pub fn snap_yaml(snapcraft: &str) -> String {
         out.pop();
     }
     format!("{}\narchitectures:\n  - amd64\n", out.join("\n"))
-}
-
-/// The release build the .deb ships too: scx-loader finds the schedulers beside itself. It is
-/// the same cargo invocation as the VM images' (`vm::build_binaries`): a build of only these
-/// packages would unify dependency features differently and rebuild them, and the next
-/// workspace build would rebuild them back.
-fn build(bins: &[String]) -> Result<PathBuf> {
-    let built = crate::vm::build_binaries().context("building the release binaries")?;
-    for bin in bins {
-        if !built.iter().any(|b| b.ends_with(bin)) {
-            bail!("the release build produced no {bin}");
-        }
-    }
-    Ok(crate::vm::target_dir()?.join("release"))
 }
 
 fn install(from: &Path, to: &Path, mode: u32) -> Result<()> {
@@ -125,7 +110,8 @@ pub fn check(snap: &Path) -> Result<()> {
 pub fn command() -> Result<PathBuf> {
     let root = util::repo_root()?;
     let bins = crate::man::binaries(&root)?;
-    let release = build(&bins)?;
+    // The release build the .deb ships too: scx-loader finds the schedulers beside itself.
+    let release = crate::vm::build_release(&bins)?;
     let out = crate::vm::target_dir()?.join("snap");
     let prime = out.join("prime");
     if out.exists() {

@@ -303,14 +303,38 @@ pub fn command(opts: &Options) -> Result<usize> {
                     .collect();
                 side_by_side(&mut checks, jobs);
             }
-            // A smoke run of the benchmark: fails only when something does not run.
-            step(&mut checks, "cargo xtask bench --quick", || {
-                let args = crate::bench::BenchArgs::quick_for_test(opts.tcg, Fetch::Offline, false);
-                match crate::bench::command(&args)? {
-                    0 => Ok(()),
-                    n => anyhow::bail!("{n} benchmark problems (listed above)"),
-                }
-            });
+            // Side by side: a smoke run of the benchmark (fails only when something does not
+            // run), and a newcomer's first scheduler, made by `cargo xtask new` in a scratch
+            // copy of the tree (mostly a build, then one guest).
+            let bench_name = "cargo xtask bench --quick".to_string();
+            side_by_side(
+                &mut checks,
+                vec![
+                    (
+                        bench_name.clone(),
+                        Box::new(move || {
+                            let start = Instant::now();
+                            let args = crate::bench::BenchArgs::quick_for_test(
+                                opts.tcg,
+                                Fetch::Offline,
+                                false,
+                            );
+                            match crate::bench::command(&args)? {
+                                0 => Ok(vec![Check {
+                                    name: bench_name,
+                                    passed: true,
+                                    detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
+                                }]),
+                                n => anyhow::bail!("{n} benchmark problems (listed above)"),
+                            }
+                        }),
+                    ),
+                    (
+                        "cargo xtask new".to_string(),
+                        Box::new(|| Ok(vec![crate::new::check_in_scratch(kernel::SUITES[0])?])),
+                    ),
+                ],
+            );
         }
     }
     println!();

@@ -204,6 +204,20 @@ pub fn build_binaries() -> Result<Vec<PathBuf>> {
     Ok(bins)
 }
 
+/// [`build_binaries`], checked to have produced each of `bins`; returns their directory. Every
+/// release build goes through that one cargo invocation: a build of only some packages would
+/// unify dependency features differently and rebuild them, and the next workspace build would
+/// rebuild them back.
+pub fn build_release(bins: &[String]) -> Result<PathBuf> {
+    let built = build_binaries().context("building the release binaries")?;
+    for bin in bins {
+        if !built.iter().any(|b| b.ends_with(bin)) {
+            bail!("the release build produced no {bin}");
+        }
+    }
+    Ok(target_dir()?.join("release"))
+}
+
 /// How many schedulers a guest image built from target/release now would hold (at least
 /// `floor`: more may appear with the next build), for sizing time limits.
 pub fn image_scheduler_count(floor: u64) -> Result<u64> {
