@@ -9,7 +9,8 @@
 //!   below `--slice-us-min`), so a long queue still cycles quickly.
 //!
 //! There is no priority, no fairness between nice levels and no preemption on wakeup: that is
-//! what scx_rustland adds on the same channel. Copy this file to start a new policy.
+//! what scx_rustland adds on the same channel. `cargo xtask new scx_NAME` starts a new policy
+//! from this file (see README.md).
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
