@@ -1,0 +1,401 @@
+//! The statistics: one sample per scheduler and round, the metrics read from it, medians over
+//! the valid rounds and ratios against EEVDF in the same boot, and the problems that fail a run.
+
+use std::collections::BTreeMap;
+
+use super::parse::{
+    key_values, parse_hackbench, parse_histogram, parse_stress_ng, Histogram, Percentile, Records,
+    StressMetrics,
+};
+use super::EEVDF;
+
+/// What one run of one scheduler (or EEVDF) measured.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Sample {
+    pub(super) sched: String,
+    pub(super) run: u32,
+    pub(super) hackbench_secs: Option<f64>,
+    pub(super) hackbench_wall_ms: Option<f64>,
+    pub(super) sched_cpu_ms: Option<f64>,
+    pub(super) stress: Option<StressMetrics>,
+    pub(super) latency: Option<Histogram>,
+    pub(super) attach_ms: Option<f64>,
+    pub(super) attach_log_ms: Option<f64>,
+    pub(super) rss_kib: Option<f64>,
+    pub(super) hwm_kib: Option<f64>,
+    pub(super) exit_rc: Option<i64>,
+    pub(super) ejected: Option<String>,
+    pub(super) errors: Vec<String>,
+    /// The scheduler's output, kept when something went wrong.
+    pub(super) sched_log: Vec<String>,
+    pub(super) ended: bool,
+}
+
+impl Sample {
+    pub(super) fn is_eevdf(&self) -> bool {
+        self.sched == EEVDF
+    }
+
+    pub(super) fn valid(&self) -> bool {
+        self.ejected.is_none() && self.errors.is_empty() && self.ended
+    }
+
+    pub(super) fn sched_cpu_pct(&self) -> Option<f64> {
+        let cpu = self.sched_cpu_ms?;
+        let wall = self.hackbench_wall_ms.filter(|w| *w > 0.0)?;
+        Some(cpu / wall * 100.0)
+    }
+
+    pub(super) fn latency_us(&self, p: f64) -> Option<f64> {
+        match self.latency.as_ref()?.percentile(p)? {
+            Percentile::Us(us) => Some(us as f64),
+            Percentile::Overflow => Some(f64::INFINITY),
+        }
+    }
+
+    pub(super) fn latency_max_us(&self) -> Option<f64> {
+        self.latency.as_ref()?.max_us.map(|v| v as f64)
+    }
+}
+
+/// The metrics of the table, in its column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Metric {
+    Hackbench,
+    BogoOps,
+    LatP50,
+    LatP99,
+    LatMax,
+    SchedCpu,
+    Rss,
+    AttachLog,
+    AttachSeen,
+}
+
+impl Metric {
+    pub(super) const ALL: [Metric; 9] = [
+        Metric::Hackbench,
+        Metric::BogoOps,
+        Metric::LatP50,
+        Metric::LatP99,
+        Metric::LatMax,
+        Metric::SchedCpu,
+        Metric::Rss,
+        Metric::AttachLog,
+        Metric::AttachSeen,
+    ];
+
+    pub(super) fn key(self) -> &'static str {
+        match self {
+            Metric::Hackbench => "hackbench_s",
+            Metric::BogoOps => "stress_ng_bogo_ops",
+            Metric::LatP50 => "latency_p50_us",
+            Metric::LatP99 => "latency_p99_us",
+            Metric::LatMax => "latency_max_us",
+            Metric::SchedCpu => "sched_cpu_pct",
+            Metric::Rss => "sched_rss_mib",
+            Metric::AttachLog => "attach_ms",
+            Metric::AttachSeen => "attach_seen_ms",
+        }
+    }
+
+    /// Whether the table shows the ratio against EEVDF.
+    pub(super) fn has_ratio(self) -> bool {
+        matches!(
+            self,
+            Metric::Hackbench | Metric::BogoOps | Metric::LatP50 | Metric::LatP99 | Metric::LatMax
+        )
+    }
+
+    pub(super) fn of(self, s: &Sample) -> Option<f64> {
+        match self {
+            Metric::Hackbench => s.hackbench_secs,
+            Metric::BogoOps => s.stress.map(|m| m.bogo_ops),
+            Metric::LatP50 => s.latency_us(50.0),
+            Metric::LatP99 => s.latency_us(99.0),
+            Metric::LatMax => s.latency_max_us(),
+            Metric::SchedCpu => s.sched_cpu_pct(),
+            Metric::Rss => s.rss_kib.map(|k| k / 1024.0),
+            Metric::AttachLog => s.attach_log_ms,
+            Metric::AttachSeen => s.attach_ms,
+        }
+    }
+}
+
+/// Everything one boot measured.
+#[derive(Debug, Default)]
+pub(super) struct Report {
+    pub(super) meta: BTreeMap<String, String>,
+    /// EEVDF first, then the schedulers in the guest's order.
+    pub(super) scheds: Vec<String>,
+    pub(super) samples: Vec<Sample>,
+    /// Things that failed to run, ejections included.
+    pub(super) problems: Vec<String>,
+    pub(super) runs: u32,
+}
+
+/// The median; even counts take the mean of the middle two.
+pub(super) fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+impl Report {
+    pub(super) fn from_records(records: &Records, runs: u32) -> Report {
+        let mut report = Report {
+            runs,
+            ..Report::default()
+        };
+        for line in &records.malformed {
+            report
+                .problems
+                .push(format!("unreadable record line {line:?}"));
+        }
+        let mut samples: BTreeMap<(String, u32), Sample> = BTreeMap::new();
+        let mut texts: BTreeMap<(String, String, u32), Vec<&str>> = BTreeMap::new();
+        for r in &records.records {
+            if r.tool == "meta" {
+                if let Some((k, v)) = r.text.split_once('=') {
+                    report.meta.insert(k.to_string(), v.to_string());
+                }
+                continue;
+            }
+            if r.sched == "-" {
+                if r.tool == "error" {
+                    report.problems.push(r.text.clone());
+                }
+                continue;
+            }
+            if !report.scheds.contains(&r.sched) {
+                report.scheds.push(r.sched.clone());
+            }
+            samples
+                .entry((r.sched.clone(), r.run))
+                .or_insert_with(|| Sample {
+                    sched: r.sched.clone(),
+                    run: r.run,
+                    ..Sample::default()
+                });
+            texts
+                .entry((r.tool.clone(), r.sched.clone(), r.run))
+                .or_default()
+                .push(&r.text);
+        }
+        // EEVDF first, the schedulers in the order the guest named them.
+        let named: Vec<String> = report
+            .meta
+            .get("scheds")
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut order = vec![EEVDF.to_string()];
+        order.extend(named);
+        for s in &report.scheds {
+            if !order.contains(s) {
+                order.push(s.clone());
+            }
+        }
+        report.scheds = order;
+
+        for ((sched, run), sample) in samples.iter_mut() {
+            let get = |tool: &str| -> Vec<&str> {
+                texts
+                    .get(&(tool.to_string(), sched.clone(), *run))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let first_kv = |tool: &str, key: &str| -> Option<f64> {
+                get(tool)
+                    .iter()
+                    .find_map(|t| key_values(t).get(key).and_then(|v| v.parse::<f64>().ok()))
+            };
+            let rc_of =
+                |tool: &str| -> Option<String> { get(tool).first().map(|t| t.trim().to_string()) };
+            sample
+                .errors
+                .extend(get("error").iter().map(|t| t.to_string()));
+            sample.ejected = get("eject").first().map(|t| t.to_string());
+            sample.sched_log = get("sched-log").iter().map(|t| t.to_string()).collect();
+            sample.ended = !get("end").is_empty();
+
+            if let Some(rc) = rc_of("hackbench-rc") {
+                sample.hackbench_secs = parse_hackbench(get("hackbench"));
+                if rc != "0" {
+                    sample.errors.push(format!("hackbench exited with {rc}"));
+                } else if sample.hackbench_secs.is_none() {
+                    sample
+                        .errors
+                        .push("no \"Time:\" in hackbench's output".to_string());
+                }
+            }
+            sample.hackbench_wall_ms = first_kv("cost", "wall_ms");
+            sample.sched_cpu_ms = first_kv("cost", "cpu_ns").map(|ns| ns / 1e6);
+            if let Some(rc) = rc_of("stress-ng-rc") {
+                sample.stress = parse_stress_ng(get("stress-ng"));
+                if rc != "0" {
+                    sample.errors.push(format!("stress-ng exited with {rc}"));
+                } else if sample.stress.is_none() {
+                    sample
+                        .errors
+                        .push("no cpu metrics in stress-ng's output".to_string());
+                }
+            }
+            if let Some(rc) = rc_of("cyclictest-rc") {
+                if rc != "0" {
+                    let out = get("cyclictest-out").join(" / ");
+                    sample
+                        .errors
+                        .push(format!("cyclictest exited with {rc}: {out}"));
+                }
+                // The main thread and the measuring one.
+                let policies = get("cyclictest-policy").join(" ");
+                let threads = policies.split_whitespace().count();
+                if policies.split_whitespace().any(|p| p != "0") || threads < 2 {
+                    sample.errors.push(format!(
+                        "cyclictest's threads did not all run as SCHED_OTHER (policies: {policies:?})"
+                    ));
+                }
+                match get("cyclictest").first().map(|t| parse_histogram(t)) {
+                    Some(Ok(hist)) => {
+                        let loops = report.meta.get("loops").and_then(|l| l.parse::<u64>().ok());
+                        if loops.is_some_and(|l| l != hist.samples()) {
+                            sample.errors.push(format!(
+                                "cyclictest's histogram holds {} samples, not {}",
+                                hist.samples(),
+                                loops.unwrap_or_default()
+                            ));
+                        }
+                        sample.latency = Some(hist);
+                    }
+                    Some(Err(err)) => sample.errors.push(format!("cyclictest: {err:#}")),
+                    None => sample.errors.push("no cyclictest histogram".to_string()),
+                }
+            }
+            sample.attach_ms = first_kv("sched", "attach_ms");
+            sample.attach_log_ms = first_kv("sched", "attach_log_ms");
+            sample.rss_kib = first_kv("sched", "rss_kb");
+            sample.hwm_kib = first_kv("sched", "hwm_kb");
+            sample.exit_rc = first_kv("sched", "exit_rc").map(|v| v as i64);
+            if let Some(end) = get("end").first() {
+                let rc = key_values(end).get("rc").map(|v| v.to_string());
+                if rc.as_deref() != Some("0")
+                    && sample.errors.is_empty()
+                    && sample.ejected.is_none()
+                {
+                    sample
+                        .errors
+                        .push(format!("the workloads stopped early ({end})"));
+                }
+            }
+            if !sample.is_eevdf() && sample.ejected.is_none() {
+                match sample.exit_rc {
+                    Some(0) => {}
+                    Some(rc) => sample
+                        .errors
+                        .push(format!("exited with {rc} after SIGINT, not 0")),
+                    None if sample.errors.is_empty() => {
+                        sample.errors.push("no exit code after SIGINT".to_string())
+                    }
+                    None => {}
+                }
+            }
+        }
+        report.samples = samples.into_values().collect();
+
+        for sample in &report.samples {
+            let who = format!("{} round {}", sample.sched, sample.run);
+            if let Some(how) = &sample.ejected {
+                let rc = sample
+                    .exit_rc
+                    .map(|rc| format!(", exit code {rc}"))
+                    .unwrap_or_default();
+                report
+                    .problems
+                    .push(format!("{who}: ejected ({how}{rc}); the round is left out"));
+            }
+            for err in &sample.errors {
+                report.problems.push(format!("{who}: {err}"));
+            }
+            if !sample.ended && sample.errors.is_empty() && sample.ejected.is_none() {
+                report.problems.push(format!("{who}: never finished"));
+            }
+            if !sample.valid() && !sample.sched_log.is_empty() {
+                let tail: Vec<&str> = sample
+                    .sched_log
+                    .iter()
+                    .rev()
+                    .take(8)
+                    .rev()
+                    .map(String::as_str)
+                    .collect();
+                report.problems.push(format!(
+                    "{who}: end of its output:\n    | {}",
+                    tail.join("\n    | ")
+                ));
+            }
+        }
+        for sched in &report.scheds {
+            let done = report
+                .samples
+                .iter()
+                .filter(|s| &s.sched == sched && s.valid())
+                .count();
+            if (done as u32) < runs
+                && !report
+                    .samples
+                    .iter()
+                    .any(|s| &s.sched == sched && !s.valid())
+            {
+                report
+                    .problems
+                    .push(format!("{sched}: {done} of {runs} rounds recorded"));
+            }
+        }
+        report
+    }
+
+    pub(super) fn valid_samples<'a>(
+        &'a self,
+        sched: &'a str,
+    ) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples
+            .iter()
+            .filter(move |s| s.sched == sched && s.valid())
+    }
+
+    pub(super) fn median(&self, sched: &str, metric: Metric) -> Option<f64> {
+        let values: Vec<f64> = self
+            .valid_samples(sched)
+            .filter_map(|s| metric.of(s))
+            .collect();
+        median(&values)
+    }
+
+    /// The scheduler's median over EEVDF's, when both are finite.
+    pub(super) fn ratio(&self, sched: &str, metric: Metric) -> Option<f64> {
+        let ours = self.median(sched, metric)?;
+        let base = self.median(EEVDF, metric)?;
+        let r = ours / base;
+        (base > 0.0 && r.is_finite()).then_some(r)
+    }
+
+    /// When the scheduler's median is above the histogram's range: the least the ratio can be.
+    pub(super) fn ratio_at_least(&self, sched: &str, metric: Metric) -> Option<f64> {
+        let ours = self.median(sched, metric)?;
+        let base = self.median(EEVDF, metric)?;
+        let range = self.hist_max()?.parse::<f64>().ok()?;
+        (ours.is_infinite() && base.is_finite() && base > 0.0).then_some(range / base)
+    }
+
+    pub(super) fn hist_max(&self) -> Option<&str> {
+        self.meta.get("hist_max_us").map(String::as_str)
+    }
+}
