@@ -8,7 +8,9 @@ mod initramfs;
 mod kernel;
 mod man;
 mod new;
+mod qemu;
 mod registry;
+mod scenario;
 mod snap;
 mod sysguest;
 mod test;
@@ -342,7 +344,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         &[deb.clone(), upgrade.clone()],
                     )?);
                 }
-                return Ok(exit_for(vm::report(&checks)));
+                return Ok(exit_for(scenario::report(&checks)));
             }
         }
         Cmd::Snap {
@@ -356,7 +358,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if vm_test {
                 let opts = sysguest::package_options(kernel, userland, tcg, 300, Fetch::Offline);
                 let checks = sysguest::run_snap(&opts, &snap)?;
-                return Ok(exit_for(vm::report(&checks)));
+                return Ok(exit_for(scenario::report(&checks)));
             }
         }
         Cmd::Man { check } => {
@@ -401,7 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )
             };
             let checks = sysguest::run_package(&opts, &[deb])?;
-            return Ok(exit_for(vm::report(&checks)));
+            return Ok(exit_for(scenario::report(&checks)));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 
-use crate::vm::Check;
+use crate::scenario::Check;
 use crate::{man, registry, util};
 
 /// The crate a new scheduler starts from.

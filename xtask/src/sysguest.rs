@@ -3,19 +3,20 @@
 //! `journalctl` and /sys/kernel/sched_ext.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use crate::cpio::Archive;
 use crate::initramfs::{marker, PROBLEM_REGEX};
-use crate::kernel::{Fetch, Kernel};
+use crate::kernel::{self, Fetch, Kernel};
+use crate::qemu;
+use crate::scenario::{self, Check};
 use crate::util;
-use crate::vm::{self, Check, TcgThreads};
+use crate::vm::{self, TcgThreads};
 
 /// The Debian release of the guest's user space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,7 +70,7 @@ fn scenario_dir() -> Result<PathBuf> {
 
 /// The scenarios in tests/systemd, sorted.
 pub fn list_scenarios() -> Result<Vec<String>> {
-    vm::scenarios_in(&scenario_dir()?)
+    crate::scenario::scenarios_in(&scenario_dir()?)
 }
 
 /// The requested scenarios of tests/systemd; all of them when none is named.
@@ -78,89 +79,11 @@ fn resolve_scenarios(requested: &[String]) -> Result<Vec<String>> {
     if requested.is_empty() {
         return Ok(known);
     }
-    vm::resolve_in("tests/systemd", &known, requested)
+    crate::scenario::resolve_in("tests/systemd", &known, requested)
 }
 
-/// `--kernel` value for Debian 12's own kernel, which has no sched_ext.
-pub const PLAIN_KERNEL: &str = "bookworm";
 /// The scenario for a kernel without sched_ext.
 const PLAIN_SCENARIO: &str = "nosched";
-
-/// Debian 12's own cloud kernel (6.1, no sched_ext), from the host's apt sources, cached.
-fn plain_kernel() -> Result<Kernel> {
-    let dir = util::cache_dir()?.join("sysguest/kernel-bookworm");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_string());
-    if let (Ok(kver), Ok(version)) = (read("kver"), read("version")) {
-        if dir.join("vmlinuz").is_file() && dir.join("config").is_file() {
-            return Ok(Kernel {
-                suite: PLAIN_KERNEL.to_string(),
-                kver,
-                version,
-                dir,
-            });
-        }
-    }
-    if !util::is_root() {
-        bail!("downloading Debian 12's kernel needs root (apt-get download)");
-    }
-    let depends = match util::stdout_of(
-        Command::new("apt-cache").args(["depends", "linux-image-cloud-amd64"]),
-    ) {
-        Ok(text) if text.contains("linux-image-") => text,
-        _ => {
-            util::run(Command::new("apt-get").args(["-q", "update"])).context("apt-get update")?;
-            util::stdout_of(Command::new("apt-cache").args(["depends", "linux-image-cloud-amd64"]))?
-        }
-    };
-    let package = depends
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Depends: "))
-        .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
-        .with_context(|| format!("no kernel package in: {depends}"))?
-        .to_string();
-    let kver = package.trim_start_matches("linux-image-").to_string();
-    let work = util::cache_dir()?.join(format!("sysguest/.kernel-{}", std::process::id()));
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let result = (|| -> Result<()> {
-        util::run(
-            Command::new("apt-get")
-                .current_dir(&work)
-                .args(["-q", "download", &package]),
-        )
-        .with_context(|| format!("downloading {package}"))?;
-        let deb = std::fs::read_dir(&work)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .context("apt-get download left no .deb")?;
-        let tree = work.join("tree");
-        util::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree))?;
-        let version = util::stdout_of(
-            Command::new("dpkg-deb")
-                .args(["-f"])
-                .arg(&deb)
-                .arg("Version"),
-        )?;
-        let out = work.join("out");
-        std::fs::create_dir_all(&out)?;
-        std::fs::copy(
-            tree.join(format!("boot/vmlinuz-{kver}")),
-            out.join("vmlinuz"),
-        )
-        .context("copying vmlinuz")?;
-        std::fs::copy(tree.join(format!("boot/config-{kver}")), out.join("config"))
-            .context("copying config")?;
-        std::fs::write(out.join("kver"), format!("{kver}\n"))?;
-        std::fs::write(out.join("version"), version)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::rename(&out, &dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(())
-    })();
-    let _ = std::fs::remove_dir_all(&work);
-    result?;
-    plain_kernel()
-}
 
 /// The cached, packed user space of `userland` (`debootstrap`, stripped, cpio + zstd).
 fn ensure_base(userland: Userland) -> Result<PathBuf> {
@@ -397,211 +320,14 @@ fn overlay(
     write_layer(&a, out)
 }
 
-/// One console line and when it came.
-struct Line {
-    at: Duration,
-    text: String,
-}
-
-/// Boots one kernel with the image; returns the console lines and whether the host gave up.
-fn boot(
-    kernel: &Kernel,
-    initrd: &Path,
-    opts: &Options,
-    log_path: &Path,
-) -> Result<(Vec<Line>, bool)> {
-    let mut log =
-        File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let accel = match opts.tcg {
-        TcgThreads::Multi => "tcg,thread=multi",
-        TcgThreads::Single => "tcg,thread=single",
-    };
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-accel", accel, "-cpu", "max"])
-        .args([
-            "-smp",
-            &opts.smp.to_string(),
-            "-m",
-            &opts.mem_mb.to_string(),
-        ])
-        .args(["-nographic", "-no-reboot", "-kernel"])
-        .arg(kernel.vmlinuz())
-        .arg("-initrd")
-        .arg(initrd)
-        .args([
-            "-append",
-            "console=ttyS0 rdinit=/sbin/init panic=-1 quiet systemd.show_status=error",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    writeln!(log, "# {}", util::describe(&cmd)).context("writing the VM log")?;
-    eprintln!(
-        "xtask: booting {} (systemd guest), log {}",
-        kernel.kver,
-        log_path.display()
-    );
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("failed to start `{}`", util::describe(&cmd)))?;
-    let (tx, rx) = mpsc::channel::<Option<String>>();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            let mut buf = Vec::new();
-            while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
-                let text: String = String::from_utf8_lossy(&buf)
-                    .chars()
-                    .filter(|c| !c.is_control() || *c == '\t')
-                    .collect();
-                buf.clear();
-                if tx.send(Some(text)).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(None);
-        });
-    }
-    drop(tx);
-    let start = Instant::now();
-    let scenario_limit = Duration::from_secs(opts.timeout_secs) + SCENARIO_GRACE;
-    let mut deadline = start + BOOT_ALLOWANCE;
-    let mut open = 2;
-    let mut lines = Vec::new();
-    let mut timed_out = false;
-    while open > 0 {
-        let now = Instant::now();
-        if now >= deadline {
-            timed_out = true;
-            break;
-        }
-        match rx.recv_timeout(deadline - now) {
-            Ok(Some(text)) => {
-                println!("[{}] {text}", kernel.kver);
-                writeln!(log, "{text}").context("writing the VM log")?;
-                if text.contains(marker::BEGIN) {
-                    deadline = Instant::now() + scenario_limit;
-                } else if text.contains(marker::END) || text.contains(marker::BOOT) {
-                    deadline = Instant::now() + BOOT_ALLOWANCE;
-                }
-                lines.push(Line {
-                    at: start.elapsed(),
-                    text,
-                });
-            }
-            Ok(None) => open -= 1,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    if timed_out {
-        writeln!(log, "# qemu killed after the time limit").context("writing the VM log")?;
-    }
-    Ok((lines, timed_out))
-}
-
-/// Scenario verdicts and kernel problems of one boot.
-fn evaluate(lines: &[Line], timed_out: bool, scenarios: &[String], tag: &str) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let mut cursor = 0;
-    for name in scenarios {
-        let begin = format!("{}{name}@@", marker::BEGIN);
-        let end = format!("{}{name} rc=", marker::END);
-        let began = lines[cursor..]
-            .iter()
-            .position(|l| l.text.contains(&begin))
-            .map(|i| i + cursor);
-        let from = began.unwrap_or(cursor);
-        let ended = lines[from..].iter().enumerate().find_map(|(i, l)| {
-            let at = l.text.find(&end)?;
-            let rc: String = l.text[at + end.len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            Some((i + from, rc.parse::<i32>().unwrap_or(-1)))
-        });
-        if let Some((e, _)) = ended {
-            cursor = e + 1;
-        }
-        let (passed, detail) = match (began, ended) {
-            (Some(b), Some((e, 0))) => (
-                true,
-                format!("{:.1} s", (lines[e].at - lines[b].at).as_secs_f64()),
-            ),
-            (b, Some((e, rc))) => {
-                let last_fail = lines[b.unwrap_or(0)..e]
-                    .iter()
-                    .rev()
-                    .find(|l| l.text.contains("FAIL:"))
-                    .map(|l| format!(": {}", l.text.trim()))
-                    .unwrap_or_default();
-                (false, format!("rc={rc}{last_fail}"))
-            }
-            (Some(_), None) if timed_out => (false, "no end marker: ran out of time".into()),
-            (Some(_), None) => (false, "no end marker: the VM stopped mid-scenario".into()),
-            (None, _) => (false, "never started".into()),
-        };
-        checks.push(Check {
-            name: format!("systemd/{name} [{tag}]"),
-            passed,
-            detail,
-        });
-    }
-    let mut reported = false;
-    for (i, line) in lines.iter().enumerate() {
-        if reported {
-            break;
-        }
-        if let Some(problem) = vm::kernel_problem(&line.text) {
-            reported = true;
-            let excerpt: Vec<String> = lines[i.saturating_sub(5)..(i + 15).min(lines.len())]
-                .iter()
-                .map(|l| format!("    | {}", l.text))
-                .collect();
-            checks.push(Check {
-                name: format!("kernel problem [{tag}]"),
-                passed: false,
-                detail: format!("{problem}\n{}", excerpt.join("\n")),
-            });
-        }
-    }
-    if !lines.iter().any(|l| l.text.contains(marker::BOOT)) {
-        checks.push(Check {
-            name: format!("systemd boot [{tag}]"),
-            passed: false,
-            detail: "the scenario unit never started (see the VM log)".into(),
-        });
-    }
-    checks
-}
-
-/// Boots `kernel` with the base image and a layer over it; logs to `logs/<stamp>-<tag>-<kver>`.
+/// Boots `kernel` with the base image and a layer over it; logs to `vm-logs/<stamp>-<tag>-<kver>`.
 fn boot_layered(
     kernel: &Kernel,
     base: &Path,
     layer: &Path,
     opts: &Options,
-    logs: &Path,
     tag: &str,
-) -> Result<(Vec<Line>, bool)> {
+) -> Result<qemu::Boot> {
     // Concatenated zstd frames decompress to the base archive followed by the layer, whose
     // files replace the base's.
     let initrd = layer.with_file_name("initrd.cpio.zst");
@@ -611,27 +337,34 @@ fn boot_layered(
         std::io::copy(&mut f, &mut out).context("writing the initrd")?;
     }
     drop(out);
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("system clock before 1970")?
-        .as_secs();
-    let log = logs.join(format!("{stamp}-{tag}-{}.log", kernel.kver));
-    boot(kernel, &initrd, opts, &log)
+    qemu::boot(&qemu::Guest {
+        kernel,
+        initrd: &initrd,
+        append: "console=ttyS0 rdinit=/sbin/init panic=-1 quiet systemd.show_status=error".into(),
+        smp: opts.smp,
+        mem_mb: opts.mem_mb,
+        tcg: opts.tcg,
+        allowance: BOOT_ALLOWANCE,
+        scenario_limit: Duration::from_secs(opts.timeout_secs) + SCENARIO_GRACE,
+        // Systemd guests always run beside another guest.
+        prefix: Some(&kernel.kver),
+        log: qemu::log_path(&format!("{tag}-{}", kernel.kver))?,
+    })
 }
 
 /// Runs the scenarios on the selected kernels; returns every check.
 pub fn run(opts: &Options) -> Result<Vec<Check>> {
-    let (scenarios, kernels) = if opts.kernel == PLAIN_KERNEL {
+    let (scenarios, kernels) = if opts.kernel == kernel::PLAIN {
         let scenarios = if opts.scenarios.is_empty() {
             vec![PLAIN_SCENARIO.to_string()]
         } else {
             resolve_scenarios(&opts.scenarios)?
         };
-        (scenarios, vec![plain_kernel()?])
+        (scenarios, vec![kernel::plain()?])
     } else {
         (
             resolve_scenarios(&opts.scenarios)?,
-            vm::select_kernels(&opts.kernel, opts.fetch)?,
+            kernel::select(&opts.kernel, opts.fetch)?,
         )
     };
     let base = ensure_base(opts.userland)?;
@@ -664,27 +397,21 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let layer = dir.join("overlay.cpio.zst");
         overlay(kernel, &binaries, &scenarios, opts.timeout_secs, &layer)?;
-        let (lines, timed_out) = boot_layered(
-            kernel,
-            &base,
-            &layer,
-            opts,
-            &logs,
-            &format!("sysvm-{suite}"),
-        )?;
+        let boot = boot_layered(kernel, &base, &layer, opts, &format!("sysvm-{suite}"))?;
         let tag = format!("{suite}, {}", kernel.kver);
-        Ok(evaluate(&lines, timed_out, &scenarios, &tag))
+        Ok(scenario::evaluate(
+            kernel, &boot, &scenarios, "systemd/", &tag,
+        ))
     };
-    let results: Vec<Result<Vec<Check>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = kernels.iter().map(|k| scope.spawn(|| one(k))).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a VM thread panicked")))
-            })
-            .collect()
-    });
+    let one = &one;
+    let jobs: Vec<qemu::Job<Vec<Check>>> = kernels
+        .iter()
+        .map(|k| {
+            let job: qemu::Job<Vec<Check>> = Box::new(move || one(k));
+            job
+        })
+        .collect();
+    let results = qemu::side_by_side(jobs);
     let _ = std::fs::remove_dir_all(&work);
     let mut checks = Vec::new();
     for result in results {
@@ -770,7 +497,7 @@ pub fn package_options(
 
 /// The scenarios of `dir` (tests/package or tests/snap), sorted.
 pub fn package_scenarios(dir: &str) -> Result<Vec<String>> {
-    vm::scenarios_in(&util::repo_root()?.join(dir))
+    crate::scenario::scenarios_in(&util::repo_root()?.join(dir))
 }
 
 /// Installs the `.deb`s on a clean guest per selected kernel and runs the scenarios of
@@ -802,7 +529,7 @@ fn run_payload(opts: &Options, payload: &Payload, dir: &str, what: &str) -> Resu
     } else {
         opts.scenarios.clone()
     };
-    let kernels = vm::select_kernels(&opts.kernel, opts.fetch)?;
+    let kernels = kernel::select(&opts.kernel, opts.fetch)?;
     let base = ensure_base(opts.userland)?;
     let suite = opts.userland.suite();
     let logs = vm::target_dir()?.join("vm-logs");
@@ -816,11 +543,12 @@ fn run_payload(opts: &Options, payload: &Payload, dir: &str, what: &str) -> Resu
             let layer = work.join("overlay.cpio.zst");
             package_overlay(kernel, payload, dir, &scenarios, opts.timeout_secs, &layer)?;
             let tag = format!("{what}vm-{suite}");
-            let (lines, timed_out) = boot_layered(kernel, &base, &layer, opts, &logs, &tag)?;
-            checks.extend(evaluate(
-                &lines,
-                timed_out,
+            let boot = boot_layered(kernel, &base, &layer, opts, &tag)?;
+            checks.extend(scenario::evaluate(
+                kernel,
+                &boot,
                 &scenarios,
+                "systemd/",
                 &format!("{what}, {suite}, {}", kernel.kver),
             ));
         }
@@ -834,60 +562,12 @@ fn run_payload(opts: &Options, payload: &Payload, dir: &str, what: &str) -> Resu
 /// `cargo xtask sysvm`: run and report; returns the number of failures.
 pub fn command(opts: &Options) -> Result<usize> {
     let checks = run(opts)?;
-    Ok(vm::report(&checks))
+    Ok(scenario::report(&checks))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines(texts: &[&str]) -> Vec<Line> {
-        texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Line {
-                at: Duration::from_secs(i as u64),
-                text: t.to_string(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn verdicts_from_markers() {
-        let console = lines(&[
-            "@@SCX boot kernel=7.3 nproc=2 uptime=9.1@@",
-            "@@SCX begin start@@",
-            "ok: fine",
-            "@@SCX end start rc=0@@",
-            "@@SCX begin reload@@",
-            "FAIL: MainPID changed",
-            "@@SCX end reload rc=1@@",
-            "@@SCX done@@",
-        ]);
-        let names: Vec<String> = ["start", "reload", "kill9"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let checks = evaluate(&console, false, &names, "k");
-        assert_eq!(checks.len(), 3);
-        assert!(checks[0].passed, "{:?}", checks[0]);
-        assert_eq!(checks[0].detail, "2.0 s");
-        assert!(!checks[1].passed);
-        assert_eq!(checks[1].detail, "rc=1: FAIL: MainPID changed");
-        assert_eq!(checks[2].detail, "never started");
-    }
-
-    #[test]
-    fn kernel_problems_and_missing_boot_are_failures() {
-        let console = lines(&["[    5.100000] BUG: kernel NULL pointer dereference, address: 0"]);
-        let checks = evaluate(&console, true, &[], "k");
-        assert!(checks
-            .iter()
-            .any(|c| c.name == "kernel problem [k]" && !c.passed));
-        assert!(checks
-            .iter()
-            .any(|c| c.name == "systemd boot [k]" && !c.passed));
-    }
 
     #[test]
     fn driver_runs_each_scenario_and_powers_off() {

@@ -7,8 +7,10 @@ use anyhow::Result;
 
 use crate::host;
 use crate::kernel::{self, Fetch};
+use crate::qemu;
+use crate::scenario::{self, Check};
 use crate::util;
-use crate::vm::{self, Check};
+use crate::vm;
 
 /// Options of `cargo xtask test`.
 #[derive(Debug, Clone)]
@@ -41,33 +43,26 @@ fn step(checks: &mut Vec<Check>, name: &str, f: impl FnOnce() -> Result<()>) -> 
 }
 
 /// An independent guest run for [`side_by_side`]: its name, and the run returning its checks.
-type Job<'a> = (String, Box<dyn FnOnce() -> Result<Vec<Check>> + Send + 'a>);
+type Job<'a> = (String, qemu::Job<'a, Vec<Check>>);
 
-/// Runs independent guest runs at once (single-threaded TCG takes one host core per guest); one
-/// that fails outright becomes one failed check under its name.
+/// Runs independent guest runs at once ([`qemu::side_by_side`]); one that fails outright
+/// becomes one failed check under its name.
 fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
-    let results: Vec<(String, Result<Vec<Check>>, f64)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|(name, job)| {
-                println!("==> {name}");
-                let handle = scope.spawn(move || {
-                    let start = Instant::now();
-                    let result = job();
-                    (result, start.elapsed().as_secs_f64())
-                });
-                (name, handle)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(name, handle)| match handle.join() {
-                Ok((result, secs)) => (name, result, secs),
-                Err(_) => (name, Err(anyhow::anyhow!("its thread panicked")), 0.0),
-            })
-            .collect()
-    });
-    for (name, result, secs) in results {
+    let mut names = Vec::new();
+    let timed: Vec<qemu::Job<Vec<Check>>> = jobs
+        .into_iter()
+        .map(|(name, job)| {
+            println!("==> {name}");
+            names.push(name);
+            // A failure says how long the run took before it failed.
+            let timed: qemu::Job<Vec<Check>> = Box::new(move || {
+                let start = Instant::now();
+                job().map_err(|e| anyhow::anyhow!("{e:#} ({:.1} s)", start.elapsed().as_secs_f64()))
+            });
+            timed
+        })
+        .collect();
+    for (name, result) in names.into_iter().zip(qemu::side_by_side(timed)) {
         match result {
             Ok(run_checks) => checks.extend(run_checks),
             Err(err) => {
@@ -75,7 +70,7 @@ fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
                 checks.push(Check {
                     name,
                     passed: false,
-                    detail: format!("{err:#} ({secs:.1} s)"),
+                    detail: format!("{err:#}"),
                 });
             }
         }
@@ -218,7 +213,7 @@ pub fn command(opts: &Options) -> Result<usize> {
             // Two single guests, side by side: Debian 12's own kernel, which has no sched_ext
             // (the unit must be skipped cleanly), and the snap's daemon test.
             let plain_opts = crate::sysguest::Options {
-                kernel: crate::sysguest::PLAIN_KERNEL.to_string(),
+                kernel: kernel::PLAIN.to_string(),
                 ..sys_opts
             };
             let snap_opts = crate::sysguest::package_options(
@@ -339,5 +334,5 @@ pub fn command(opts: &Options) -> Result<usize> {
     }
     println!();
     println!("==> summary");
-    Ok(vm::report(&checks))
+    Ok(scenario::report(&checks))
 }

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use anyhow::{bail, Result};
 
 use crate::kernel::Fetch;
-use crate::vm::{self, Check, Console};
+use crate::scenario::{self, Check};
+use crate::vm::{self, Console};
 
 /// The guest script, relative to tests/vm and without `.sh`.
 const SCRIPT: &str = "torture/run";
@@ -291,7 +292,7 @@ fn checks_of(console: &Console, what: &str) -> Vec<Check> {
 
 /// `cargo xtask torture`: returns the number of failed checks.
 pub fn torture(args: &TortureArgs) -> Result<usize> {
-    Ok(vm::report(&run_checks(args)?))
+    Ok(scenario::report(&run_checks(args)?))
 }
 
 /// Runs the torture suite and returns its checks.
@@ -440,7 +441,7 @@ pub fn soak(args: &SoakArgs) -> Result<usize> {
             }
         }
     }
-    Ok(vm::report(&checks))
+    Ok(scenario::report(&checks))
 }
 
 #[cfg(test)]

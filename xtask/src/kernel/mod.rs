@@ -10,6 +10,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
+mod select;
+pub use select::{plain, select, PLAIN};
+
 /// The Debian suites whose current cloud kernel we test on, the first one being the primary.
 pub const SUITES: &[&str] = &["trixie-backports", "sid"];
 
