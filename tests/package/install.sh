@@ -1,7 +1,7 @@
 # install.sh - the user story of the package on a clean Debian: install (not enabled), enable
 # --now, man page and completion, an upgrade that keeps the admin's edits and restarts the
 # running service, remove while running, purge.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 old=$(ls /scenarios/pkg/scx_*-1_amd64.deb)
 new=$(ls /scenarios/pkg/scx_*-2_amd64.deb)

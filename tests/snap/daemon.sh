@@ -3,7 +3,7 @@
 # it, with snapd's environment, from the commands in meta/snap.yaml. snapd itself is not in the
 # guest (a core24 snap needs the core24 base from the store); the files, the commands, the
 # environment and the kernel are the snap's own.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 SNAP=/snap/scx/x1
 SNAP_DATA=/var/snap/scx/x1

@@ -1,6 +1,6 @@
 # badconf.sh - every configuration mistake fails `systemctl start` with one clear journal line
 # naming the problem, a distinct exit code, and sched_ext left disabled.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 echo "== unknown scheduler"
 conf "SCX_SCHEDULER=scx_nosuch"

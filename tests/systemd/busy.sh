@@ -1,6 +1,6 @@
 # busy.sh - a scheduler attached outside the service: start fails naming it, and the foreign
 # scheduler keeps running.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 scx_rlfifo > /tmp/foreign.log 2>&1 &
 foreign=$!

@@ -1,6 +1,6 @@
 # fallback.sh - a scheduler that keeps failing is replaced by SCX_FALLBACK_SCHEDULER; without a
 # fallback the service fails with its own exit code and the kernel runs EEVDF.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 # Fewer failures before giving up keep the scenario short.
 mkdir -p /run/systemd/system/scx.service.d

@@ -1,6 +1,6 @@
 # kill9.sh - kill -9 of the scheduler: the loader reports why with PRIORITY=err and the exit
 # kind, and restarts it after a backoff; the service stays active with the same MainPID.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 conf "SCX_SCHEDULER=scx_rlfifo"
 start_ok scx_rlfifo

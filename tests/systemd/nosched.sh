@@ -1,7 +1,7 @@
 # nosched.sh - on a kernel without sched_ext (Debian 12's own 6.1) the unit is skipped by its
 # condition: start succeeds without running anything, nothing restarts, nothing is logged as an
 # error, and `scx-loader check` / `scx-loader run` say what is missing.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 if [ -d /sys/kernel/sched_ext ]; then
     ok "skipped: kernel $(uname -r) has sched_ext (run with --kernel bookworm)"

@@ -1,6 +1,6 @@
 # ownunit.sh - a scheduler run by hand under a unit of its own logs straight into the journal,
 # under its own name and with SCX_SCHEDULER=, like the ones scx-loader relays.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 SX_UNIT=scx-own
 mark

@@ -1,6 +1,6 @@
 # reload.sh - reload swaps schedulers with the same MainPID; a broken configuration or a
 # scheduler that cannot attach leaves the old one running and the status says the reload failed.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 conf "SCX_SCHEDULER=scx_rlfifo"
 start_ok scx_rlfifo

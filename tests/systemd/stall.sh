@@ -1,6 +1,6 @@
 # stall.sh - a stopped user-space scheduler is ejected by the kernel's watchdog; the loader
 # reports the stall (from the scheduler's own exit code and message) and restarts it.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 conf "SCX_SCHEDULER=scx_rlfifo"
 start_ok scx_rlfifo

@@ -1,6 +1,6 @@
 # start.sh - enable --now reports active only once the kernel runs the scheduler, the status
 # names it, `scx-loader status` agrees, and stop returns the kernel to EEVDF with exit code 0.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 conf "SCX_SCHEDULER=scx_rlfifo" "SCX_FLAGS='--slice-us 10000'"
 mark

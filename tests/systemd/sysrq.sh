@@ -1,6 +1,6 @@
 # sysrq.sh - SysRq-S stops the scheduler through the kernel: the loader does not restart it,
 # stays active and says so in its status; a reload starts it again.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 echo 1 > /proc/sys/kernel/sysrq
 conf "SCX_SCHEDULER=scx_rlfifo"

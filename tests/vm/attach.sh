@@ -1,12 +1,11 @@
 # attach.sh - each scheduler attaches, the kernel runs every task on it, SIGINT detaches cleanly.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
     seq0=$(cat "$SX_SYSFS/enable_seq")
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach within 5 s"; }
+    attach_or_fail "$S"
     expect_eq "$(cat "$SX_SYSFS/switch_all")" 1 "switch_all"
     wait_enable_seq $((seq0 + 1)) 2
     expect_eq "$(cat "$SX_SYSFS/enable_seq")" $((seq0 + 1)) "enable_seq"
@@ -22,7 +21,4 @@ check() {
     sched_log "$S"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

@@ -1,12 +1,11 @@
 # burst.sh - 1,000 short-lived threads spawned at once all finish, without an ejection.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
     seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
-    start_sched "$S" --stats 5
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S" --stats 5
     wait_enable_seq "$seq" 2 || fail "enable_seq did not reach $seq after attaching"
     timeout 60 vmtool threads 1000 || { sched_log "$S"; fail "$S: the burst did not finish"; }
     expect_eq "$(sx_ops)" "$S" "still attached"
@@ -17,7 +16,4 @@ check() {
     sched_log "$S"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

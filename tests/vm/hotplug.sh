@@ -2,8 +2,8 @@
 # unloads it asking for a restart, and it is attached again within 2 s each time, with the
 # restart reported. Needs at least 3 vCPUs: cargo xtask test boots it with 4.
 # vm-smp: 4
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 cpu=$(( $(nproc) - 1 ))
 [ "$cpu" -ge 2 ] || fail "hotplug needs at least 3 CPUs, this VM has $(nproc): boot it with --smp 4"
@@ -27,8 +27,7 @@ reattached() {
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     start_load /tmp/load
     sleep 1
     for v in 0 1; do
@@ -46,7 +45,4 @@ check() {
     expect_eq "$n" 2 "restarts reported"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

@@ -1,5 +1,5 @@
 # kernel.sh - the guest kernel has everything the schedulers need.
-. /scenarios/lib.sh
+. /scenarios/lib/vm.sh
 
 [ -d "$SX_SYSFS" ] || fail "$SX_SYSFS is missing: no sched_ext in $(uname -r)"
 ok "$SX_SYSFS exists"

@@ -1,11 +1,10 @@
 # kill9.sh - kill -9 of a scheduler: the kernel falls back to EEVDF and the system keeps running.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     start_load /tmp/load
     sleep 2
     kill -9 "$SX_PID"
@@ -20,7 +19,4 @@ check() {
     ok "tasks keep running on the default scheduler after kill -9"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

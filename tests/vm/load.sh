@@ -1,13 +1,12 @@
 # load.sh - 20 s of CPU hogs, forks and sleepers on each scheduler: every task makes progress in
 # each half and the kernel never ejects the scheduler.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
     seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
-    start_sched "$S" --stats 5
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S" --stats 5
     wait_enable_seq "$seq" 2 || fail "enable_seq did not reach $seq after attaching"
     start_load /tmp/load
     sleep 1
@@ -30,7 +29,4 @@ check() {
     sched_log "$S"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

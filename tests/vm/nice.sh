@@ -1,7 +1,7 @@
 # nice.sh - two CPU hogs pinned to one CPU at nice 0 and nice 10 share it in the ratio of their
 # kernel weights (1024:110 = 9.3), within 20%, on each scheduler that claims to honour nice.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 measure() {
     taskset -c 0 sh -c 'while :; do :; done' &
@@ -29,8 +29,7 @@ measure EEVDF
 
 check() {
     S=$1
-    start_sched "$S" --stats 2
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S" --stats 2
     measure "$S"
     [ "$(sx_ops)" = "$S" ] || { sched_log "$S"; fail "$S was ejected during the measurement"; }
     [ "$ratio" -ge 745 ] && [ "$ratio" -le 1117 ] \
@@ -40,7 +39,4 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
 }
 
-for s in $SX_FAIR_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_FAIR_SCHEDULERS

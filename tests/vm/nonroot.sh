@@ -1,5 +1,5 @@
 # nonroot.sh - a scheduler started without root fails with a clear error and its own exit code.
-. /scenarios/lib.sh
+. /scenarios/lib/vm.sh
 
 su -s /bin/sh -c "exec /usr/sbin/scx_rlfifo" nobody > /tmp/nonroot.log 2>&1
 rc=$?

@@ -1,12 +1,11 @@
 # partial.sh - with --partial only tasks that opted in with SCHED_EXT run on the scheduler;
 # everything else stays on EEVDF.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    start_sched "$S" --partial
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S" --partial
     expect_eq "$(cat "$SX_SYSFS/switch_all")" 0 "switch_all in partial mode"
     sh -c 'while :; do :; done' &
     normal=$!
@@ -28,7 +27,4 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

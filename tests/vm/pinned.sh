@@ -1,11 +1,10 @@
 # pinned.sh - a task pinned to one CPU only ever runs there, while CPU hogs keep every CPU busy.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     start_load /tmp/load
     # Sample field 39 (the CPU it last ran on) of its own stat, with builtins only.
     taskset -c 1 sh -c '
@@ -27,7 +26,4 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
 }
 
-for s in $SX_FAIR_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_FAIR_SCHEDULERS

@@ -1,7 +1,7 @@
 # second.sh - starting a second scheduler while one runs fails with a clear error naming the
 # running one, and leaves the first attached.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 start_sched scx_rlfifo
 wait_attached scx_rlfifo 5 || { sched_log scx_rlfifo; fail "scx_rlfifo did not attach"; }

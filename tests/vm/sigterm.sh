@@ -1,11 +1,10 @@
 # sigterm.sh - SIGTERM detaches each scheduler cleanly while tasks run.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     start_load /tmp/load
     sleep 2
     signal_sched TERM
@@ -15,7 +14,4 @@ check() {
     sched_log "$S"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

@@ -1,12 +1,11 @@
 # stall.sh - a stopped user-space scheduler holds tasks; the kernel's watchdog ejects it, and
 # once resumed it reports the stall and exits non-zero.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     start_load /tmp/load
     sleep 1
     kill -STOP "$SX_PID"
@@ -22,7 +21,4 @@ check() {
     ok "stall reported"
 }
 
-for s in $SX_USERSPACE_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_USERSPACE_SCHEDULERS

@@ -1,14 +1,13 @@
 # sysrq.sh - the administrator stops sched_ext through the kernel (SysRq-S): each scheduler
 # reports it and exits with its own code (12), so a supervisor does not restart it.
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 echo 1 > /proc/sys/kernel/sysrq
 
 check() {
     S=$1
-    start_sched "$S"
-    wait_attached "$S" 5 || { sched_log "$S"; fail "$S did not attach"; }
+    attach_or_fail "$S"
     echo S > /proc/sysrq-trigger
     wait_disabled 5 || fail "SysRq-S did not disable sched_ext"
     wait "$SX_PID"
@@ -19,7 +18,4 @@ check() {
         || fail "$S did not report the SysRq stop"
 }
 
-for s in $SX_SCHEDULERS; do
-    echo "== $s"
-    check "$s"
-done
+for_each_sched check $SX_SCHEDULERS

@@ -10,9 +10,6 @@ use crate::initramfs::marker;
 use crate::kernel::Kernel;
 use crate::qemu::{kernel_problem, Boot};
 
-/// The scenario library, sourced by scenarios rather than run.
-const LIBRARY: &str = "lib.sh";
-
 /// Lines of console shown around a kernel problem.
 const EXCERPT_BEFORE: usize = 5;
 const EXCERPT_AFTER: usize = 15;
@@ -25,15 +22,13 @@ pub struct Check {
     pub detail: String,
 }
 
-/// The scenarios in `dir` (every `*.sh` except the helper library `lib.sh`), sorted.
+/// The scenarios in `dir`: every `*.sh` directly in it, sorted. Helpers live in `dir/lib`,
+/// scripts of their own commands (bench, torture) in other subdirectories.
 pub fn scenarios_in(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        if file == LIBRARY {
-            continue;
-        }
         if let Some(name) = file.strip_suffix(".sh") {
             names.push(name.to_string());
         }

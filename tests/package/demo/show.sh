@@ -1,6 +1,6 @@
 # show.sh - what `cargo xtask demo` shows: the package installed on a clean Debian, the service
 # enabled, systemd's and the kernel's view of it, the journal, and a clean stop.
-. /scenarios/lib.sh
+. /scenarios/lib/service.sh
 
 mkdir -p /var/cache/apt/archives/partial /var/lib/apt/lists/partial
 deb=$(ls /scenarios/pkg/scx_*.deb | head -n 1)

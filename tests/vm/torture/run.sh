@@ -23,8 +23,8 @@
 # followed by the scheduler's output and the kernel's log between "torture-log" lines. A soak
 # prints a sample line after every step: "soak: SCHED t=S rss_kb=N cpu_ms=N wait_max_us=N
 # delay_max_us=N".
-. /scenarios/lib.sh
-. /scenarios/sched.inc
+. /scenarios/lib/vm.sh
+. /scenarios/lib/sched.sh
 
 MODE=${SCX_TORTURE_MODE:-torture}
 SCHEDS=$(echo "${SCX_TORTURE_SCHEDS:-}" | tr ',' ' ')
@@ -248,8 +248,8 @@ mix_rtsat() {
     : > /tmp/mix.rtres
     # shellcheck disable=SC2016
     chrt -f 99 sh -c '
-        . /scenarios/lib.sh
-        . /scenarios/sched.inc
+        . /scenarios/lib/vm.sh
+        . /scenarios/lib/sched.sh
         ncpu=$1; secs=$2
         n=0; hogs=
         while [ "$n" -lt "$ncpu" ]; do

@@ -1,4 +1,4 @@
-# lib.sh - helpers for the VM scenarios; source it with `. /scenarios/lib.sh`.
+# lib/vm.sh - helpers for the VM scenarios; source it with `. /scenarios/lib/vm.sh`.
 #
 # Runs under busybox sh inside the test VM. Polling helpers use shell builtins only
 # (`read` from sysfs and /proc/uptime), because every fork is slow under TCG.

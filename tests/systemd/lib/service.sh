@@ -1,7 +1,7 @@
-# lib.sh - helpers for the scx.service scenarios; source it with `. /scenarios/lib.sh`.
+# lib/service.sh - helpers for the scx.service scenarios; source it with `. /scenarios/lib/service.sh`.
 #
 # Runs under dash in the Debian systemd guest, as root, after multi-user.target. Builds on the
-# busybox VM helpers (tests/vm/lib.sh, installed as vmlib.sh): sx_state, sx_ops, wait_attached,
+# busybox VM helpers (tests/vm/lib/vm.sh): sx_state, sx_ops, wait_attached,
 # wait_disabled, ok, fail, expect_eq.
 #
 #   SX_UNIT                   the unit prop and the journal_* helpers look at (default: scx)
@@ -20,7 +20,7 @@
 usleep() {
     sleep "$(($1 / 1000000)).$(printf '%06d' $(($1 % 1000000)))"
 }
-. /scenarios/vmlib.sh
+. /scenarios/lib/vm.sh
 
 export SYSTEMD_PAGER= SYSTEMD_COLORS=0 LC_ALL=C
 SX_UNIT=${SX_UNIT:-scx}

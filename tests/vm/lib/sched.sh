@@ -1,6 +1,8 @@
-# sched.inc - helpers for scenarios that run a scheduler; source after lib.sh.
+# lib/sched.sh - helpers for scenarios that run a scheduler; source after lib/vm.sh.
 #
 #   start_sched NAME ARGS...   start NAME in the background, output in /tmp/NAME.log; sets SX_PID
+#   attach_or_fail NAME ARGS... start_sched, then fail (with its log) unless NAME attaches in 5 s
+#   for_each_sched FN NAMES... run FN NAME for each scheduler, under an "== NAME" header
 #   signal_sched SIG           send SIG to it, wait for it to exit; sets SX_RC
 #   sched_log NAME             print its output, indented
 #   start_load DIR             start CPU hogs, a fork loop and sleepers counting into DIR
@@ -30,6 +32,20 @@ start_sched() {
     shift
     "$_sx_name" "$@" > "/tmp/$_sx_name.log" 2>&1 &
     SX_PID=$!
+}
+
+attach_or_fail() {
+    start_sched "$@"
+    wait_attached "$1" 5 || { sched_log "$1"; fail "$1 did not attach within 5 s"; }
+}
+
+for_each_sched() {
+    _sx_fn=$1
+    shift
+    for _sx_each in "$@"; do
+        echo "== $_sx_each"
+        "$_sx_fn" "$_sx_each"
+    done
 }
 
 signal_sched() {
