@@ -3,6 +3,7 @@
 mod bench;
 mod cpio;
 mod deb;
+mod deps;
 mod host;
 mod initramfs;
 mod kernel;

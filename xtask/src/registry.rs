@@ -44,6 +44,11 @@ pub struct Scheduler {
 
 /// The registered schedulers of the workspace at `root`, in workspace order.
 pub fn schedulers(root: &Path) -> Result<Vec<Scheduler>> {
+    parse(&metadata(root)?)
+}
+
+/// `cargo metadata` of the workspace's own packages, as JSON.
+pub fn metadata(root: &Path) -> Result<Value> {
     let output = Command::new("cargo")
         .current_dir(root)
         .args([
@@ -61,9 +66,7 @@ pub fn schedulers(root: &Path) -> Result<Vec<Scheduler>> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let meta: Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's JSON")?;
-    parse(&meta)
+    serde_json::from_slice(&output.stdout).context("reading cargo metadata's JSON")
 }
 
 fn parse(meta: &Value) -> Result<Vec<Scheduler>> {

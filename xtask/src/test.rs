@@ -122,6 +122,9 @@ pub fn command(opts: &Options) -> Result<usize> {
             "man pages and completions current, rendering without warnings",
             || crate::man::command(true),
         );
+        step(&mut checks, "no unused dependencies", || {
+            crate::deps::check(&util::repo_root()?)
+        });
     }
     let suites: Vec<String> = if opts.quick {
         vec![kernel::SUITES[0].to_string()]
