@@ -9,6 +9,7 @@ mod initramfs;
 mod kernel;
 mod man;
 mod new;
+mod progress;
 mod qemu;
 mod registry;
 mod scenario;
@@ -123,6 +124,9 @@ enum Cmd {
         /// Time limit of each scenario inside the guest, in seconds
         #[arg(long = "timeout", default_value_t = 120)]
         timeout_secs: u64,
+        /// Stream every tool's and guest's output instead of one line per step
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         fetch: FetchArgs,
     },
@@ -210,9 +214,42 @@ enum Cmd {
         /// Do not build; use the .deb of the last `cargo xtask deb`
         #[arg(long)]
         no_build: bool,
+        /// Stream every tool's and the guest's output instead of one line per step
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         fetch: FetchArgs,
     },
+}
+
+/// What the demo's guest printed between its scenario's markers, without the console's
+/// `[kernel] ` prefix and the kernel's own messages: the part a user came to see.
+fn demo_lines(log: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in log.lines() {
+        let text = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+            Some((_, rest)) => rest,
+            None => line,
+        };
+        if text.contains(initramfs::marker::BEGIN) {
+            inside = true;
+            continue;
+        }
+        if text.contains(initramfs::marker::END) {
+            inside = false;
+            continue;
+        }
+        // Kernel messages carry a `[ seconds.micros]` stamp.
+        let kernel_message = text.starts_with('[')
+            && text[1..]
+                .split_once(']')
+                .is_some_and(|(stamp, _)| stamp.trim().parse::<f64>().is_ok());
+        if inside && !kernel_message {
+            out.push(text.to_string());
+        }
+    }
+    out
 }
 
 fn exit_for(failures: usize) -> ExitCode {
@@ -275,8 +312,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             quick,
             tcg,
             timeout_secs,
+            verbose,
             fetch,
         } => {
+            if !verbose {
+                progress::quiet("test")?;
+            }
             let opts = test::Options {
                 quick,
                 tcg,
@@ -385,13 +426,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             userland,
             timeout_secs,
             no_build,
+            verbose,
             fetch,
         } => {
-            host::ensure()?;
+            if !verbose {
+                progress::quiet("demo")?;
+            }
+            progress::step("host packages", host::ensure)?;
             let deb = if no_build {
                 deb::last_built()?
             } else {
-                deb::command(deb::UnitTests::Run)?
+                progress::step("the .deb: source package, offline build, lintian", || {
+                    deb::command(deb::UnitTests::Run)
+                })?
             };
             let opts = sysguest::Options {
                 scenarios: vec!["demo/show".to_string()],
@@ -403,7 +450,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     fetch.mode(),
                 )
             };
-            let checks = sysguest::run_package(&opts, &[deb])?;
+            let checks = progress::step(
+                &format!(
+                    "a clean Debian {} guest on a sched_ext kernel: install, enable, run",
+                    userland.suite()
+                ),
+                || sysguest::run_package(&opts, &[deb]),
+            )?;
+            if progress::is_quiet() {
+                if let Some(log) = progress::last_log() {
+                    println!();
+                    for line in demo_lines(&log) {
+                        println!("{line}");
+                    }
+                }
+            }
             return Ok(exit_for(scenario::report(&checks)));
         }
     }
@@ -417,5 +478,25 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_shows_its_scenario_without_kernel_messages() {
+        let log = "xtask: booting\n\
+                   [7.3] @@SCX begin demo/show@@\n\
+                   [7.3] == systemctl status scx\n\
+                   [7.3] [   12.500000] sched_ext: BPF scheduler \"scx_rustland\" enabled\n\
+                   [7.3] Active: active (running)\n\
+                   [7.3] @@SCX end demo/show rc=0@@\n\
+                   [7.3] reboot: Power down\n";
+        assert_eq!(
+            demo_lines(log),
+            vec!["== systemctl status scx", "Active: active (running)"]
+        );
     }
 }

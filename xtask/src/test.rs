@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::host;
 use crate::kernel::{self, Fetch};
+use crate::progress;
 use crate::qemu;
 use crate::scenario::{self, Check};
 use crate::util;
@@ -23,9 +24,8 @@ pub struct Options {
 }
 
 fn step(checks: &mut Vec<Check>, name: &str, f: impl FnOnce() -> Result<()>) -> bool {
-    println!("==> {name}");
     let start = Instant::now();
-    let result = f();
+    let result = progress::step(name, f);
     let secs = start.elapsed().as_secs_f64();
     let (passed, detail) = match result {
         Ok(()) => (true, format!("{secs:.1} s")),
@@ -48,12 +48,10 @@ type Job<'a> = (String, qemu::Job<'a, Vec<Check>>);
 /// Runs independent guest runs at once ([`qemu::side_by_side`]); one that fails outright
 /// becomes one failed check under its name.
 fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
-    let mut names = Vec::new();
+    let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
     let timed: Vec<qemu::Job<Vec<Check>>> = jobs
         .into_iter()
-        .map(|(name, job)| {
-            println!("==> {name}");
-            names.push(name);
+        .map(|(_, job)| {
             // A failure says how long the run took before it failed.
             let timed: qemu::Job<Vec<Check>> = Box::new(move || {
                 let start = Instant::now();
@@ -62,7 +60,10 @@ fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
             timed
         })
         .collect();
-    for (name, result) in names.into_iter().zip(qemu::side_by_side(timed)) {
+    // The group is one step: its output (both guests' consoles) goes to one log.
+    let results =
+        progress::step(&names.join(" | "), || Ok(qemu::side_by_side(timed))).unwrap_or_default();
+    for (name, result) in names.into_iter().zip(results) {
         match result {
             Ok(run_checks) => checks.extend(run_checks),
             Err(err) => {
