@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::cpio::Archive;
 use crate::initramfs::marker;
 use crate::kernel::Kernel;
 use crate::qemu::{kernel_problem, Boot};
@@ -20,6 +21,29 @@ pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+}
+
+/// The scenario helpers, in /scenarios/lib: the busybox VM's (`vm.sh`, `sched.sh`) and the
+/// systemd guests' own (`service.sh`).
+pub fn add_libraries(a: &mut Archive, root: &Path) -> Result<()> {
+    for dir in ["tests/vm/lib", "tests/systemd/lib"] {
+        let dir = root.join(dir);
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry
+                .with_context(|| format!("reading {}", dir.display()))?
+                .path();
+            if path.extension().is_some_and(|e| e == "sh") {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                a.host_file(&format!("scenarios/lib/{name}"), &path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The scenarios in `dir`: every `*.sh` directly in it, sorted. Helpers live in `dir/lib`,

@@ -236,29 +236,6 @@ systemctl poweroff -ff
 
 /// What every run's layer has: no getty on the console, the unit that runs the scenarios, a
 /// host name, and the kernel's config where the loader's checks look for it.
-/// The scenario helpers, in /scenarios/lib: the busybox VM's (`vm.sh`, `sched.sh`) and the
-/// systemd guests' own (`service.sh`).
-fn add_libraries(a: &mut Archive, root: &Path) -> Result<()> {
-    for dir in ["tests/vm/lib", "tests/systemd/lib"] {
-        let dir = root.join(dir);
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let path = entry
-                .with_context(|| format!("reading {}", dir.display()))?
-                .path();
-            if path.extension().is_some_and(|e| e == "sh") {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                a.host_file(&format!("scenarios/lib/{name}"), &path)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 fn guest_basics(a: &mut Archive, kernel: &Kernel) -> Result<()> {
     a.symlink("etc/systemd/system/serial-getty@ttyS0.service", "/dev/null")?;
     a.file("etc/systemd/system/scx-test.service", 0o644, TEST_UNIT)?;
@@ -334,7 +311,7 @@ fn overlay(
             a.host_file(&format!("scenarios/{name}"), &path)?;
         }
     }
-    add_libraries(&mut a, &root)?;
+    scenario::add_libraries(&mut a, &root)?;
     a.file(
         "scenarios/run-all.sh",
         0o755,
@@ -487,7 +464,7 @@ fn package_overlay(
             &root.join(format!("{dir}/{name}.sh")),
         )?;
     }
-    add_libraries(&mut a, &root)?;
+    scenario::add_libraries(&mut a, &root)?;
     a.file(
         "scenarios/run-all.sh",
         0o755,
