@@ -152,7 +152,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
 }
 
 fn run(cli: &Cli) -> Result<u8> {
-    scx_core::cli::run_scheduler(
+    scx_core::lifecycle::run_scheduler(
         NAME,
         &cli.common,
         || cli.validate(),
@@ -162,7 +162,7 @@ fn run(cli: &Cli) -> Result<u8> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scx_core::cli::main(NAME, Cli::command(), &cli.common, || run(&cli))
+    scx_core::lifecycle::main(NAME, Cli::command(), &cli.common, || run(&cli))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
-//! Command-line pieces every scheduler shares, `--generate` (man page, completions) and the
-//! `main()` wrapper that turns errors into one line and an exit code.
+//! Command-line pieces every scheduler shares, and `--generate` (man page, completions).
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
@@ -116,49 +114,6 @@ pub fn generate(
         Generate::CompleteFish => {
             clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, out);
             Ok(())
-        }
-    }
-}
-
-/// Validates the options, stops there for `--check-args`, installs the signal handlers and runs
-/// the scheduler until it ends without a restart request; returns the process exit code.
-pub fn run_scheduler(
-    name: &str,
-    common: &CommonOpts,
-    validate: impl FnOnce() -> Result<(), crate::Error>,
-    mut run_once: impl FnMut(&crate::Shutdown) -> anyhow::Result<crate::RunEnd>,
-) -> anyhow::Result<u8> {
-    validate()?;
-    if common.check_args {
-        return Ok(crate::exit_code::OK);
-    }
-    let shutdown = crate::Shutdown::install()?;
-    crate::run_restartable(name, || run_once(&shutdown))
-}
-
-/// The body of every scheduler's `main()`: handles `--generate`, sets up logging, runs `run`
-/// and turns its outcome into the process exit code. `run` returns the exit code of a run that
-/// ended without an error (see [`crate::exit_code`]).
-pub fn main<F>(name: &'static str, cmd: clap::Command, common: &CommonOpts, run: F) -> ExitCode
-where
-    F: FnOnce() -> anyhow::Result<u8>,
-{
-    if let Some(what) = common.generate {
-        let mut out = std::io::stdout().lock();
-        return match generate(cmd, what, &mut out).and_then(|()| out.flush()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("{name}: error: writing to stdout: {e}");
-                ExitCode::from(crate::exit_code::FAILURE)
-            }
-        };
-    }
-    crate::logging::init(name, common.verbose);
-    match run() {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            log::error!("{err:#}");
-            ExitCode::from(crate::exit_code_of(&err, crate::Error::code_of))
         }
     }
 }

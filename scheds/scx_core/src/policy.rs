@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{CommonOpts, SliceOpts};
 use crate::error::Result;
-use crate::runner::{RunEnd, Ticker};
+use crate::lifecycle::{RunEnd, Ticker};
 use crate::signals::Shutdown;
 use crate::usersched::{describe_stages, QueuedTask, UserSched, UserSchedOpts};
 
@@ -107,8 +107,8 @@ pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P)
         common,
         direct_idle,
     } = opts;
-    crate::cli::main(name, command, common, || {
-        crate::cli::run_scheduler(
+    crate::lifecycle::main(name, command, common, || {
+        crate::lifecycle::run_scheduler(
             name,
             common,
             || slice.validate(),

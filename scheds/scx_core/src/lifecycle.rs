@@ -1,10 +1,65 @@
-//! The outer life cycle of a scheduler process: run, report how it ended, restart only when
-//! the kernel asks for it, and turn the end into the exit code.
+//! The life cycle of every scheduler process, top to bottom: `main` parses (the caller's
+//! clap), answers `--generate`, sets up logging; `run_scheduler` checks the options (and stops
+//! there for `--check-args`) and installs the signal handlers; `run_restartable` runs one
+//! attach after another: the scheduler's own `run_once` opens, configures, loads and attaches
+//! its BPF program, loops until a signal or the kernel ends it, and detaches
+//! ([`crate::policy::run_policy`] for the user-space schedulers); `after_run` reports how it
+//! ended and decides whether the kernel asked for a restart; the end becomes the exit code.
 
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::error::exit_code;
 use crate::exit_info::ExitInfo;
+
+/// The body of every scheduler's `main()`: handles `--generate`, sets up logging, runs `run`
+/// and turns its outcome into the process exit code. `run` returns the exit code of a run that
+/// ended without an error (see [`crate::exit_code`]).
+pub fn main<F>(
+    name: &'static str,
+    cmd: clap::Command,
+    common: &crate::CommonOpts,
+    run: F,
+) -> ExitCode
+where
+    F: FnOnce() -> anyhow::Result<u8>,
+{
+    if let Some(what) = common.generate {
+        let mut out = std::io::stdout().lock();
+        return match crate::cli::generate(cmd, what, &mut out).and_then(|()| out.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: error: writing to stdout: {e}");
+                ExitCode::from(crate::exit_code::FAILURE)
+            }
+        };
+    }
+    crate::logging::init(name, common.verbose);
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            log::error!("{err:#}");
+            ExitCode::from(crate::exit_code_of(&err, crate::Error::code_of))
+        }
+    }
+}
+
+/// Validates the options, stops there for `--check-args`, installs the signal handlers and runs
+/// the scheduler until it ends without a restart request; returns the process exit code.
+pub fn run_scheduler(
+    name: &str,
+    common: &crate::CommonOpts,
+    validate: impl FnOnce() -> Result<(), crate::Error>,
+    mut run_once: impl FnMut(&crate::Shutdown) -> anyhow::Result<RunEnd>,
+) -> anyhow::Result<u8> {
+    validate()?;
+    if common.check_args {
+        return Ok(crate::exit_code::OK);
+    }
+    let shutdown = crate::Shutdown::install()?;
+    run_restartable(name, || run_once(&shutdown))
+}
 
 /// How one attached run of a scheduler ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
