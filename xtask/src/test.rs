@@ -274,7 +274,9 @@ pub fn command(opts: &Options) -> Result<usize> {
                 let runs = crate::sysguest::Userland::ALL
                     .into_iter()
                     .zip(kernel::SUITES.iter().cycle());
-                let upgrade = crate::deb::upgrade_variant(&deb);
+                let upgrade = progress::step("the .deb's upgrade variant (version -2)", || {
+                    crate::deb::upgrade_variant(&deb)
+                });
                 // One guest per release, side by side.
                 let jobs: Vec<Job> = runs
                     .map(|(userland, suite)| {
