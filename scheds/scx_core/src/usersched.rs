@@ -410,7 +410,10 @@ impl<'obj> UserSched<'obj> {
         if !self.incoming.borrow().is_empty() {
             return self.consume();
         }
+        // While it waits here on purpose, BPF does not take it for blocked (usersched_blocked()).
+        self.set_polling(1);
         let ret = self.ringbuf.poll_raw(timeout);
+        self.set_polling(0);
         if ret < 0 && ret != -libc::EINTR {
             return Err(Error::io(
                 "waiting for tasks on the ring buffer",
@@ -418,6 +421,13 @@ impl<'obj> UserSched<'obj> {
             ));
         }
         Ok(())
+    }
+
+    fn set_polling(&mut self, polling: u32) {
+        if let Some(bss) = self.skel.maps.bss_data.as_deref_mut() {
+            // SAFETY: a u32 of the mmapped BPF data that only user space writes.
+            unsafe { std::ptr::write_volatile(&mut bss.usersched_polling, polling) };
+        }
     }
 
     fn consume(&mut self) -> Result<()> {

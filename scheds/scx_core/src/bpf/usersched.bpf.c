@@ -100,6 +100,7 @@ u64 stage_nr[NR_STAGES];
 u64 stage_max_ns[NR_STAGES];
 
 /* Written by user space. */
+u32 usersched_polling;	/* 1 while it waits for records on purpose (see usersched_blocked()) */
 u64 nr_user_read;	/* records user space has read from the queued ring */
 u64 nr_user_pending;	/* tasks user space holds back that may run anywhere */
 u32 pinned_pending[USERSCHED_MAX_CPUS];	/* held tasks that can only run on that CPU */
@@ -112,6 +113,40 @@ u8 cpu_idle[USERSCHED_MAX_CPUS];
 u32 nr_in_user_on[USERSCHED_MAX_CPUS];
 u64 nr_held_bypasses;	/* tasks kept from user space: a higher class held their CPU */
 u64 nr_taken_back;	/* tasks a held CPU took back from user space (see take_back()) */
+u64 nr_taken_back_blocked; /* of those, taken back while the scheduler was blocked */
+
+/*
+ * When the scheduler's main thread last went to sleep (0 while it runs or is
+ * runnable) and the state it slept in; see usersched_blocked().
+ */
+u64 usersched_slept_at;
+u32 usersched_slept_state;
+u64 nr_in_user;		/* tasks in user space's custody, counted on a CPU or not */
+u64 nr_blocked_bypasses; /* tasks kept from user space while it was blocked */
+
+/* Wakes idle CPUs to take back tasks once the scheduler has slept too long. */
+struct blocked_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct blocked_timer);
+} blocked_timer SEC(".maps");
+
+/* How long the scheduler may sleep before idle CPUs take back its tasks. */
+#define USERSCHED_BLOCKED_NS	(50ULL * 1000 * 1000)
+
+/* Task states from include/linux/sched.h and a clock id (macros, so not in vmlinux.h). */
+#ifndef __TASK_STOPPED
+#define __TASK_STOPPED		0x00000004
+#define __TASK_TRACED		0x00000008
+#endif
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC		1
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -228,6 +263,8 @@ static u32 custody_of(s32 cpu)
 /* Lowers the count that a custody word taken out of a task_ctx stood for. */
 static void release_custody(u32 custody)
 {
+	if (custody)
+		__sync_fetch_and_sub(&nr_in_user, 1);
 	if (custody && custody < CUSTODY_UNCOUNTED)
 		__sync_fetch_and_sub(&nr_in_user_on[(custody - 1) & (USERSCHED_MAX_CPUS - 1)], 1);
 }
@@ -247,9 +284,29 @@ static void enter_user(struct task_ctx *tctx, s32 cpu)
 	u32 custody = custody_of(cpu);
 
 	/* Counted before it is published, so a racing take-back never lowers it below zero. */
+	__sync_fetch_and_add(&nr_in_user, 1);
 	if (custody < CUSTODY_UNCOUNTED)
 		__sync_fetch_and_add(&nr_in_user_on[(custody - 1) & (USERSCHED_MAX_CPUS - 1)], 1);
 	release_custody(__sync_lock_test_and_set(&tctx->in_user, custody));
+}
+
+/*
+ * Whether the scheduler's main thread is blocked in the kernel: asleep for
+ * longer than USERSCHED_BLOCKED_NS while tasks wait in its custody. It then
+ * waits for something it cannot schedule: a log record to journald whose
+ * socket queue is full, a pipe to a reader, a page fault, a lock. The task it
+ * waits for may be one of those it holds, and until the watchdog ejected the
+ * scheduler nothing ran them (systemd-journal "failed to run for 7.5s" once
+ * the scheduler logged into a full journal socket). A stopped or traced
+ * scheduler is not blocked: nobody runs it, and the kernel ejects it.
+ */
+static bool usersched_blocked(void)
+{
+	u64 slept = READ_ONCE(usersched_slept_at);
+
+	if (!slept || !READ_ONCE(nr_in_user) || READ_ONCE(usersched_polling) || (READ_ONCE(usersched_slept_state) & (__TASK_STOPPED | __TASK_TRACED)))
+		return false;
+	return !time_before(scx_now(), slept + USERSCHED_BLOCKED_NS);
 }
 
 static void kick_idle_cpu(s32 cpu)
@@ -330,6 +387,13 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 		leave_user(tctx);
 		place_on_held(p, enq_flags);
 		__sync_fetch_and_add(&nr_held_bypasses, 1);
+		return;
+	}
+	/* Nor while user space is blocked (see usersched_blocked()). */
+	if (usersched_blocked()) {
+		leave_user(tctx);
+		place_on_held(p, enq_flags);
+		__sync_fetch_and_add(&nr_blocked_bypasses, 1);
 		return;
 	}
 
@@ -506,34 +570,85 @@ static bool shared_head_overdue(void)
 }
 
 /*
- * A held CPU's turn found nothing else to run: the tasks its run queue counts
- * that wait in user space run here now, by the kernel's order instead of
- * user space's (their late decisions fail the sequence check). Without this
- * the turn would end with nothing to run (see cpu_is_held()).
+ * The scheduler went to sleep USERSCHED_BLOCKED_NS ago. If it is blocked
+ * now, idle CPUs would stay idle (nothing else may wake them) while its tasks
+ * wait: kick them, so that their dispatch takes the tasks back, and look
+ * again in as long while it stays blocked.
  */
-static void take_back(s32 cpu)
+static int blocked_timer_fn(void *map, u32 *key, struct bpf_timer *timer)
+{
+	u32 cpu, nr = scx_bpf_nr_cpu_ids();
+
+	if (!usersched_blocked())
+		return 0;
+	bpf_for(cpu, 0, nr) {
+		if (cpu >= USERSCHED_MAX_CPUS)
+			break;
+		if (READ_ONCE(cpu_idle[cpu & (USERSCHED_MAX_CPUS - 1)]))
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	bpf_timer_start(timer, USERSCHED_BLOCKED_NS, 0);
+	return 0;
+}
+
+static void arm_blocked_timer(void)
+{
+	struct blocked_timer *t;
+	u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&blocked_timer, &zero);
+	if (t)
+		bpf_timer_start(&t->timer, USERSCHED_BLOCKED_NS, 0);
+}
+
+/*
+ * Tasks that wait in user space run without it, by the kernel's order instead
+ * of user space's (their late decisions fail the sequence check). A held CPU
+ * (see cpu_is_held()) whose turn found nothing else to run takes the tasks its
+ * run queue counts, without which the turn would end with nothing to run.
+ * While the scheduler is blocked (see usersched_blocked()), a CPU about to
+ * dispatch takes all of them, to the shared DSQ behind what already waits
+ * there: taking them only when the shared DSQ ran dry was not enough, as
+ * every wakeup then went to the shared DSQ and kept it full.
+ */
+static void take_back(s32 cpu, bool blocked)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u32 idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
-	u32 mine = custody_of(cpu);
+	u32 mine = custody_of(cpu), custody;
+	s32 idle;
 
-	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS || !READ_ONCE(nr_in_user_on[idx]))
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
+		return;
+	if (!blocked && !READ_ONCE(nr_in_user_on[idx]))
 		return;
 	bpf_for_each(task, p, NULL, BPF_TASK_ITER_ALL_THREADS) {
 		if (!scx_bpf_dispatch_nr_slots())
 			break;
 		tctx = lookup_task_ctx(p);
-		if (!tctx || READ_ONCE(tctx->in_user) != mine)
+		if (!tctx)
 			continue;
-		/* Only if it is still held on this CPU: a decision may have just taken it. */
-		if (__sync_val_compare_and_swap(&tctx->in_user, mine, 0) != mine)
+		custody = READ_ONCE(tctx->in_user);
+		if (!custody || (!blocked && custody != mine))
 			continue;
-		release_custody(mine);
+		/* Only if user space still holds it: a decision may have just taken it. */
+		if (__sync_val_compare_and_swap(&tctx->in_user, custody, 0) != custody)
+			continue;
+		release_custody(custody);
 		/* Its decision, if user space still sends one, is now stale. */
 		tctx->seq++;
-		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		__sync_fetch_and_add(&nr_taken_back, 1);
+		if (blocked) {
+			__sync_fetch_and_add(&nr_taken_back_blocked, 1);
+			tctx->shared_ts = scx_now();
+			scx_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
+			idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+			if (idle >= 0)
+				kick_idle_cpu(idle);
+			continue;
+		}
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		if (!READ_ONCE(nr_in_user_on[idx]))
 			break;
 	}
@@ -542,7 +657,7 @@ static void take_back(s32 cpu)
 void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct drain_ctx dctx = { .cpu = cpu };
-	bool overdue, pinned, held;
+	bool overdue, pinned, held, blocked;
 
 	if (scx_bpf_dispatch_nr_slots() > 0)
 		bpf_user_ringbuf_drain(&dispatched, apply_decision, &dctx, 0);
@@ -564,10 +679,13 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	pinned = cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
 		 READ_ONCE(pinned_pending[(u32)cpu & (USERSCHED_MAX_CPUS - 1)]);
 	held = cpu_is_held(cpu);
-	if (pinned && !dctx.local && !held)
+	blocked = usersched_blocked();
+	if (pinned && !dctx.local && !held && !blocked)
 		ring_doorbell(cpu, prev);
-	if ((dctx.local || (pinned && !held)) && !overdue)
+	if ((dctx.local || (pinned && !held && !blocked)) && !overdue)
 		return;
+	if (blocked)
+		take_back(cpu, true);
 
 	if (scx_dsq_move_to_local(SHARED_DSQ)) {
 		WRITE_ONCE(nr_shared_queued, scx_bpf_dsq_nr_queued(SHARED_DSQ));
@@ -576,7 +694,7 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	WRITE_ONCE(nr_shared_queued, 0);
 
 	if (!dctx.local && held) {
-		take_back(cpu);
+		take_back(cpu, false);
 		return;
 	}
 	if (!pinned && !dctx.local)
@@ -587,6 +705,8 @@ void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
+	if (p->pid == usersched_tgid)
+		WRITE_ONCE(usersched_slept_at, 0);
 	if (!tctx)
 		return;
 	tctx->runnable_ts = scx_now();
@@ -618,6 +738,12 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	u64 now = scx_now(), delta;
 
+	if (p->pid == usersched_tgid && !runnable) {
+		WRITE_ONCE(usersched_slept_state, p->__state);
+		WRITE_ONCE(usersched_slept_at, now ?: 1);
+		if (READ_ONCE(nr_in_user))
+			arm_blocked_timer();
+	}
 	if (!tctx)
 		return;
 	if (runnable)
@@ -646,7 +772,20 @@ s32 BPF_STRUCT_OPS(usersched_init_task, struct task_struct *p, struct scx_init_t
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
 {
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	struct blocked_timer *t;
+	u32 zero = 0;
+	s32 ret;
+
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (ret)
+		return ret;
+	t = bpf_map_lookup_elem(&blocked_timer, &zero);
+	if (!t)
+		return -ENOENT;
+	ret = bpf_timer_init(&t->timer, &blocked_timer, CLOCK_MONOTONIC);
+	if (ret)
+		return ret;
+	return bpf_timer_set_callback(&t->timer, blocked_timer_fn);
 }
 
 /*
@@ -677,6 +816,11 @@ void BPF_STRUCT_OPS(usersched_dump, struct scx_dump_ctx *dctx)
 		     READ_ONCE(nr_user_dispatches), READ_ONCE(nr_stale));
 	scx_bpf_dump("usersched: kept from user space on held CPUs=%llu taken back=%llu\n",
 		     READ_ONCE(nr_held_bypasses), READ_ONCE(nr_taken_back));
+	scx_bpf_dump("usersched: while the scheduler was blocked: kept from user space=%llu "
+		     "taken back=%llu; in custody=%llu, asleep since=%llu state=%u\n",
+		     READ_ONCE(nr_blocked_bypasses), READ_ONCE(nr_taken_back_blocked),
+		     READ_ONCE(nr_in_user), READ_ONCE(usersched_slept_at),
+		     READ_ONCE(usersched_slept_state));
 }
 
 /*
