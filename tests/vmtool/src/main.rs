@@ -3,7 +3,9 @@
 //! - `vmtool threads N`: spawn N short-lived threads at once, wait for all, print how long it took;
 //! - `vmtool ext CMD [ARGS...]`: run CMD with the SCHED_EXT policy (opting in to a partial-mode
 //!   sched_ext scheduler);
-//! - `vmtool policy PID`: print the scheduling policy of PID (0 normal, 7 ext).
+//! - `vmtool policy PID`: print the scheduling policy of PID (0 normal, 7 ext);
+//! - `vmtool drain BYTES MS`: shrink the pipe on stdin to one page, then read at most BYTES from
+//!   it every MS milliseconds until end of file, copying it to stdout (a slow log reader that its writer fills up).
 
 use std::ffi::CString;
 use std::process::ExitCode;
@@ -13,7 +15,9 @@ use std::time::Instant;
 const SCHED_EXT: libc::c_int = 7;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID");
+    eprintln!(
+        "usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID | vmtool drain BYTES MS"
+    );
     ExitCode::from(2)
 }
 
@@ -94,6 +98,36 @@ fn policy(pid: i32) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn drain(bytes: usize, ms: u64) -> ExitCode {
+    // SAFETY: fcntl on our own stdin; a non-pipe stdin only makes it fail.
+    if unsafe { libc::fcntl(0, libc::F_SETPIPE_SZ, 4096) } < 0 {
+        eprintln!(
+            "vmtool: drain: F_SETPIPE_SZ on stdin: {}",
+            std::io::Error::last_os_error()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut buf = vec![0u8; bytes.max(1)];
+    loop {
+        match std::io::Read::read(&mut std::io::stdin().lock(), &mut buf) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(n) => {
+                if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), &buf[..n])
+                {
+                    eprintln!("vmtool: drain: writing stdout: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("vmtool: drain: reading stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -105,6 +139,13 @@ fn main() -> ExitCode {
         Some("policy") => match args.get(1).and_then(|n| n.parse().ok()) {
             Some(pid) => policy(pid),
             None => usage(),
+        },
+        Some("drain") => match (
+            args.get(1).and_then(|n| n.parse().ok()),
+            args.get(2).and_then(|n| n.parse().ok()),
+        ) {
+            (Some(bytes), Some(ms)) => drain(bytes, ms),
+            _ => usage(),
         },
         _ => usage(),
     }
