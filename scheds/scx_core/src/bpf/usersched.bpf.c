@@ -297,14 +297,18 @@ static void enter_user(struct task_ctx *tctx, s32 cpu)
  * socket queue is full, a pipe to a reader, a page fault, a lock. The task it
  * waits for may be one of those it holds, and until the watchdog ejected the
  * scheduler nothing ran them (systemd-journal "failed to run for 7.5s" once
- * the scheduler logged into a full journal socket). A stopped or traced
- * scheduler is not blocked: nobody runs it, and the kernel ejects it.
+ * the scheduler logged into a full journal socket). Waiting for records on
+ * purpose (usersched_polling, for a doorbell of the CPU its held tasks may
+ * use) is not being blocked, and neither is being stopped or traced: nobody
+ * runs such a scheduler, and the kernel ejects it.
  */
 static bool usersched_blocked(void)
 {
 	u64 slept = READ_ONCE(usersched_slept_at);
 
-	if (!slept || !READ_ONCE(nr_in_user) || READ_ONCE(usersched_polling) || (READ_ONCE(usersched_slept_state) & (__TASK_STOPPED | __TASK_TRACED)))
+	if (!slept || !READ_ONCE(nr_in_user) || READ_ONCE(usersched_polling))
+		return false;
+	if (READ_ONCE(usersched_slept_state) & (__TASK_STOPPED | __TASK_TRACED))
 		return false;
 	return !time_before(scx_now(), slept + USERSCHED_BLOCKED_NS);
 }
