@@ -333,26 +333,36 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 }
 
 /*
- * A task enqueued on a held CPU (see cpu_is_held()) goes to the shared DSQ,
- * where the next sched_ext turn of any CPU finds it (the scheduler itself at
- * the head), and an idle CPU, if there is one, is woken for it; one that may
- * run only there waits in the CPU's local DSQ for its turn.
+ * A task that does not go through user space waits in the shared DSQ, where
+ * the next sched_ext turn of any CPU it may use finds it (at the head if
+ * SCX_ENQ_HEAD, which shared_head_overdue() never counts as late), and an idle
+ * CPU it may use, if there is one, is woken for it.
  */
-static void place_on_held(struct task_struct *p, u64 enq_flags)
+static void to_shared(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 idle;
 
-	if (p->nr_cpus_allowed == 1) {
-		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		return;
-	}
 	if (tctx)
 		tctx->shared_ts = (enq_flags & SCX_ENQ_HEAD) ? 0 : scx_now();
 	scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0)
 		kick_idle_cpu(idle);
+}
+
+/*
+ * A task enqueued on a held CPU (see cpu_is_held()) goes to the shared DSQ
+ * (the scheduler itself at the head); one that may run only there waits in
+ * the CPU's local DSQ for its turn.
+ */
+static void place_on_held(struct task_struct *p, u64 enq_flags)
+{
+	if (p->nr_cpus_allowed == 1) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+	to_shared(p, enq_flags);
 }
 
 void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
@@ -589,7 +599,7 @@ static int blocked_timer_fn(void *map, u32 *key, struct bpf_timer *timer)
 		if (cpu >= USERSCHED_MAX_CPUS)
 			break;
 		if (READ_ONCE(cpu_idle[cpu & (USERSCHED_MAX_CPUS - 1)]))
-			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+			kick_idle_cpu(cpu);
 	}
 	bpf_timer_start(timer, USERSCHED_BLOCKED_NS, 0);
 	return 0;
@@ -621,7 +631,6 @@ static void take_back(s32 cpu, bool blocked)
 	struct task_ctx *tctx;
 	u32 idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
 	u32 mine = custody_of(cpu), custody;
-	s32 idle;
 
 	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
 		return;
@@ -645,11 +654,7 @@ static void take_back(s32 cpu, bool blocked)
 		__sync_fetch_and_add(&nr_taken_back, 1);
 		if (blocked) {
 			__sync_fetch_and_add(&nr_taken_back_blocked, 1);
-			tctx->shared_ts = scx_now();
-			scx_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
-			idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-			if (idle >= 0)
-				kick_idle_cpu(idle);
+			to_shared(p, 0);
 			continue;
 		}
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
