@@ -30,52 +30,12 @@ fn changelog_version(root: &Path) -> Result<(String, String, String)> {
     Ok((name.to_string(), upstream, version))
 }
 
-/// Files of the source tree: what git tracks plus what it would track, minus debian/.
+/// Files of the source tree (see [`util::source_files`]) minus debian/.
 fn source_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
-        .output()
-        .context("running git ls-files")?;
-    if !out.status.success() {
-        bail!(
-            "git ls-files failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(out
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
-        .filter(|p| !p.starts_with("debian") && root.join(p).exists())
+    Ok(util::source_files(root)?
+        .into_iter()
+        .filter(|p| !p.starts_with("debian"))
         .collect())
-}
-
-fn copy_tree(root: &Path, files: &[PathBuf], dest: &Path) -> Result<()> {
-    for rel in files {
-        let from = root.join(rel);
-        let to = dest.join(rel);
-        if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let meta = std::fs::symlink_metadata(&from)
-            .with_context(|| format!("reading {}", from.display()))?;
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&from)?;
-            std::os::unix::fs::symlink(&target, &to)
-                .with_context(|| format!("linking {}", to.display()))?;
-        } else {
-            std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Maps a Cargo (SPDX) license expression to DEP-5 syntax and the license names it uses.
@@ -351,7 +311,7 @@ fn source_package(root: &Path, out_dir: &Path) -> Result<PathBuf> {
     }
     let tree = out_dir.join(format!("{name}-{upstream}"));
     std::fs::create_dir_all(&tree).with_context(|| format!("creating {}", tree.display()))?;
-    copy_tree(root, &source_files(root)?, &tree)?;
+    util::copy_files(root, &source_files(root)?, &tree)?;
     let vendor = tree.join("vendor");
     util::run(
         Command::new("cargo")
@@ -405,7 +365,7 @@ fn copy_debian(root: &Path, entries: &[PathBuf], tree: &Path) -> Result<()> {
     for entry in entries {
         collect(root, entry, &mut rel)?;
     }
-    copy_tree(root, &rel, tree)
+    util::copy_files(root, &rel, tree)
 }
 
 fn collect(root: &Path, path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

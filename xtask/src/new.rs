@@ -3,9 +3,8 @@
 //! and packaging lists generated, so the build, the `.deb`, the snap and every VM scenario include
 //! it from then on.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
@@ -112,7 +111,7 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
     if tree.exists() {
         std::fs::remove_dir_all(&tree).with_context(|| format!("removing {}", tree.display()))?;
     }
-    copy_tree(&root, &tree)?;
+    util::copy_files(&root, &util::source_files(&root)?, &tree)?;
     let target = base.join("target");
     let run = |args: &[&str]| -> Result<String> {
         let mut cmd = Command::new("cargo");
@@ -171,40 +170,6 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
         passed: true,
         detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
     })
-}
-
-/// Copies the tree's files (tracked, and untracked ones git does not ignore) with their
-/// modification times, so cargo sees unchanged files as unchanged.
-fn copy_tree(root: &Path, to: &Path) -> Result<()> {
-    let listing = util::stdout_of(Command::new("git").current_dir(root).args([
-        "ls-files",
-        "-z",
-        "--cached",
-        "--others",
-        "--exclude-standard",
-    ]))?;
-    for rel in listing.split('\0').filter(|r| !r.is_empty()) {
-        let from = root.join(rel);
-        let Ok(meta) = std::fs::symlink_metadata(&from) else {
-            continue; // deleted in the working tree
-        };
-        if !meta.is_file() {
-            continue;
-        }
-        let dest = to.join(rel);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::copy(&from, &dest)
-            .with_context(|| format!("copying {} to {}", from.display(), dest.display()))?;
-        let mtime = meta.modified().unwrap_or(SystemTime::now());
-        std::fs::File::options()
-            .write(true)
-            .open(&dest)
-            .and_then(|f| f.set_modified(mtime))
-            .with_context(|| format!("setting the time of {}", dest.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -114,3 +114,53 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
+
+/// The tree's files, relative to `root`: what git tracks plus untracked files it does not
+/// ignore, without those deleted in the working tree.
+pub fn source_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let listing = stdout_of(Command::new("git").current_dir(root).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]))?;
+    Ok(listing
+        .split('\0')
+        .filter(|rel| !rel.is_empty() && std::fs::symlink_metadata(root.join(rel)).is_ok())
+        .map(PathBuf::from)
+        .collect())
+}
+
+/// Copies `files` (relative to `root`) under `dest`, symlinks as symlinks, files with their
+/// modification times: a build in the copy then sees unchanged files as unchanged (cargo decides
+/// by mtime whether a workspace crate must be rebuilt).
+pub fn copy_files(root: &Path, files: &[PathBuf], dest: &Path) -> Result<()> {
+    for rel in files {
+        let from = root.join(rel);
+        let to = dest.join(rel);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let meta = std::fs::symlink_metadata(&from)
+            .with_context(|| format!("reading {}", from.display()))?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&from)
+                .with_context(|| format!("reading the link {}", from.display()))?;
+            std::os::unix::fs::symlink(&target, &to)
+                .with_context(|| format!("linking {}", to.display()))?;
+            continue;
+        }
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        let mtime = meta
+            .modified()
+            .with_context(|| format!("reading the time of {}", from.display()))?;
+        std::fs::File::options()
+            .write(true)
+            .open(&to)
+            .and_then(|f| f.set_modified(mtime))
+            .with_context(|| format!("setting the time of {}", to.display()))?;
+    }
+    Ok(())
+}
