@@ -389,6 +389,10 @@ fn binary_package(dsc: &Path, out_dir: &Path, tests: UnitTests) -> Result<PathBu
     let mut cmd = Command::new("unshare");
     cmd.current_dir(&build)
         .args(["--net", "--", "dpkg-buildpackage", "-b", "-us", "-uc", "-d"]);
+    // The tree is unpacked at the same path each time, with the files' own modification times
+    // (see util::copy_files): a cargo target directory kept beside it, which debian/rules
+    // accepts, holds what the last build compiled, so only what changed is compiled again.
+    cmd.env("CARGO_TARGET_DIR", cargo_target_dir()?);
     if tests == UnitTests::Skip {
         cmd.env("DEB_BUILD_OPTIONS", "nocheck");
     }
@@ -494,6 +498,11 @@ pub fn last_built() -> Result<PathBuf> {
                 out.display()
             )
         })
+}
+
+/// The package build's cargo target directory, kept across builds (out_dir() is not).
+fn cargo_target_dir() -> Result<PathBuf> {
+    Ok(crate::vm::target_dir()?.join("deb-cargo"))
 }
 
 /// The output directory of `cargo xtask deb`.
