@@ -381,10 +381,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         300,
                         Fetch::Offline,
                     );
-                    checks.extend(sysguest::run_package(
-                        &opts,
-                        &[deb.clone(), upgrade.clone()],
-                    )?);
+                    let debs = [deb.clone(), upgrade.clone()];
+                    let payload = sysguest::Payload {
+                        debs: &debs,
+                        snap: None,
+                    };
+                    checks.extend(sysguest::run_package(&opts, payload)?);
                 }
                 return Ok(exit_for(scenario::report(&checks)));
             }
@@ -399,7 +401,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let snap = snap::command()?;
             if vm_test {
                 let opts = sysguest::package_options(kernel, userland, tcg, 300, Fetch::Offline);
-                let checks = sysguest::run_snap(&opts, &snap)?;
+                let payload = sysguest::Payload {
+                    debs: &[],
+                    snap: Some(&snap),
+                };
+                let checks = sysguest::run_package(&opts, payload)?;
                 return Ok(exit_for(scenario::report(&checks)));
             }
         }
@@ -455,7 +461,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "a clean Debian {} guest on a sched_ext kernel: install, enable, run",
                     userland.suite()
                 ),
-                || sysguest::run_package(&opts, &[deb]),
+                || {
+                    let payload = sysguest::Payload {
+                        debs: std::slice::from_ref(&deb),
+                        snap: None,
+                    };
+                    sysguest::run_package(&opts, payload)
+                },
             )?;
             if progress::is_quiet() {
                 if let Some(log) = progress::last_log() {

@@ -1,6 +1,8 @@
 //! `cargo xtask test`: formatting, lints, unit tests and every VM scenario, with a summary.
 
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -76,6 +78,23 @@ fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
             }
         }
     }
+}
+
+/// Runs `f` as a check named `name` that says how long it took, with its result.
+fn timed<T>(name: String, f: impl FnOnce() -> Result<T>) -> Result<(T, Check)> {
+    let start = Instant::now();
+    let value = f()?;
+    let check = Check {
+        name,
+        passed: true,
+        detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
+    };
+    Ok((value, check))
+}
+
+/// The value behind a mutex, also when a thread that held it panicked.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
@@ -214,42 +233,6 @@ pub fn command(opts: &Options) -> Result<usize> {
         }
         checks.extend(sys_checks);
         if !opts.quick {
-            // Two single guests, side by side: Debian 12's own kernel, which has no sched_ext
-            // (the unit must be skipped cleanly), and the snap's daemon test.
-            let plain_opts = crate::sysguest::Options {
-                kernel: kernel::PLAIN.to_string(),
-                ..sys_opts
-            };
-            let snap_opts = crate::sysguest::package_options(
-                kernel::SUITES[0].to_string(),
-                crate::sysguest::Userland::Trixie,
-                opts.tcg,
-                300,
-                Fetch::Offline,
-            );
-            side_by_side(
-                &mut checks,
-                vec![
-                    (
-                        format!("systemd guest run ({})", plain_opts.kernel),
-                        Box::new(move || crate::sysguest::run(&plain_opts)),
-                    ),
-                    (
-                        "cargo xtask snap (pack and check), snap VM test".to_string(),
-                        Box::new(move || {
-                            let start = Instant::now();
-                            let snap = crate::snap::command()?;
-                            let mut run_checks = vec![Check {
-                                name: "cargo xtask snap (pack and check)".to_string(),
-                                passed: true,
-                                detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
-                            }];
-                            run_checks.extend(crate::sysguest::run_snap(&snap_opts, &snap)?);
-                            Ok(run_checks)
-                        }),
-                    ),
-                ],
-            );
             // `cargo test --workspace` ran the package's unit tests on this tree above.
             let deb_tests = if checks
                 .iter()
@@ -259,51 +242,105 @@ pub fn command(opts: &Options) -> Result<usize> {
             } else {
                 crate::deb::UnitTests::Run
             };
-            let mut deb = None;
-            step(
+            // Side by side: the package build (cargo, then lintian), and the snap's packing
+            // followed by Debian 12's own kernel, which has no sched_ext (the unit must be
+            // skipped cleanly): one guest beside a build that does not keep both cores busy.
+            let plain_opts = crate::sysguest::Options {
+                kernel: kernel::PLAIN.to_string(),
+                ..sys_opts
+            };
+            let deb: Mutex<Option<PathBuf>> = Mutex::new(None);
+            let snap: Mutex<Option<PathBuf>> = Mutex::new(None);
+            let deb_name = "cargo xtask deb (offline build from the .dsc, lintian)".to_string();
+            let snap_name = "cargo xtask snap (pack and check)".to_string();
+            side_by_side(
                 &mut checks,
-                "cargo xtask deb (offline build from the .dsc, lintian)",
-                || {
-                    deb = Some(crate::deb::command(deb_tests)?);
-                    Ok(())
-                },
+                vec![
+                    (
+                        deb_name.clone(),
+                        Box::new(|| {
+                            let built = timed(deb_name, || crate::deb::command(deb_tests))?;
+                            *lock(&deb) = Some(built.0);
+                            Ok(vec![built.1])
+                        }),
+                    ),
+                    (
+                        format!("{snap_name}, systemd guest run ({})", plain_opts.kernel),
+                        Box::new(|| {
+                            let mut run_checks = Vec::new();
+                            match timed(snap_name.clone(), crate::snap::command) {
+                                Ok((packed, check)) => {
+                                    *lock(&snap) = Some(packed);
+                                    run_checks.push(check);
+                                }
+                                Err(err) => run_checks.push(Check {
+                                    name: snap_name,
+                                    passed: false,
+                                    detail: format!("{err:#}"),
+                                }),
+                            }
+                            run_checks.extend(crate::sysguest::run(&plain_opts)?);
+                            Ok(run_checks)
+                        }),
+                    ),
+                ],
             );
-            if let Some(deb) = deb {
-                // The package's behaviour does not depend on the kernel: each Debian release
-                // gets one boot, on different kernels.
-                let runs = crate::sysguest::Userland::ALL
-                    .into_iter()
-                    .zip(kernel::SUITES.iter().cycle());
-                let upgrade = progress::step("the .deb's upgrade variant (version -2)", || {
-                    crate::deb::upgrade_variant(&deb)
-                });
-                // One guest per release, side by side.
-                let jobs: Vec<Job> = runs
-                    .map(|(userland, suite)| {
-                        let (deb, upgrade) = (&deb, &upgrade);
-                        let job: Job = (
-                            format!("package install test ({})", userland.suite()),
-                            Box::new(move || {
-                                let upgrade =
-                                    upgrade.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                                let pkg_opts = crate::sysguest::package_options(
-                                    suite.to_string(),
-                                    userland,
-                                    opts.tcg,
-                                    300,
-                                    Fetch::Offline,
-                                );
-                                crate::sysguest::run_package(
-                                    &pkg_opts,
-                                    &[deb.clone(), upgrade.clone()],
-                                )
-                            }),
-                        );
-                        job
-                    })
-                    .collect();
-                side_by_side(&mut checks, jobs);
-            }
+            let deb = lock(&deb).take();
+            let snap = lock(&snap).take();
+            // The package's behaviour does not depend on the kernel: each Debian release gets
+            // one boot, on different kernels, side by side; the trixie guest also runs the
+            // snap's scenarios, after the package's.
+            let upgrade = deb.as_ref().map(|deb| {
+                progress::step("the .deb's upgrade variant (version -2)", || {
+                    crate::deb::upgrade_variant(deb)
+                })
+            });
+            let debs: Option<Vec<PathBuf>> = match (&deb, upgrade) {
+                (Some(deb), Some(Ok(upgrade))) => Some(vec![deb.clone(), upgrade]),
+                (_, Some(Err(err))) => {
+                    checks.push(Check {
+                        name: "the .deb's upgrade variant (version -2)".to_string(),
+                        passed: false,
+                        detail: format!("{err:#}"),
+                    });
+                    None
+                }
+                _ => None,
+            };
+            let jobs: Vec<Job> = crate::sysguest::Userland::ALL
+                .into_iter()
+                .zip(kernel::SUITES.iter())
+                .filter_map(|(userland, suite)| {
+                    let snap = match userland {
+                        crate::sysguest::Userland::Trixie => snap.as_deref(),
+                        crate::sysguest::Userland::Bookworm => None,
+                    };
+                    let debs = debs.as_deref().unwrap_or_default();
+                    if debs.is_empty() && snap.is_none() {
+                        return None;
+                    }
+                    let name = match snap {
+                        Some(_) => format!("package and snap install test ({})", userland.suite()),
+                        None => format!("package install test ({})", userland.suite()),
+                    };
+                    let job: Job = (
+                        name,
+                        Box::new(move || {
+                            let pkg_opts = crate::sysguest::package_options(
+                                suite.to_string(),
+                                userland,
+                                opts.tcg,
+                                300,
+                                Fetch::Offline,
+                            );
+                            let payload = crate::sysguest::Payload { debs, snap };
+                            crate::sysguest::run_package(&pkg_opts, payload)
+                        }),
+                    );
+                    Some(job)
+                })
+                .collect();
+            side_by_side(&mut checks, jobs);
             // Side by side: a smoke run of the benchmark (fails only when something does not
             // run), and a newcomer's first scheduler, made by `cargo xtask new` in a scratch
             // copy of the tree (mostly a build, then one guest).
