@@ -9,6 +9,7 @@ mod initramfs;
 mod kernel;
 mod man;
 mod new;
+mod pkgguest;
 mod progress;
 mod qemu;
 mod registry;
@@ -374,7 +375,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let mut checks = Vec::new();
                 for userland in userlands {
-                    let opts = sysguest::package_options(
+                    let opts = pkgguest::package_options(
                         kernel.clone(),
                         userland,
                         tcg,
@@ -382,11 +383,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         Fetch::Offline,
                     );
                     let debs = [deb.clone(), upgrade.clone()];
-                    let payload = sysguest::Payload {
+                    let payload = pkgguest::Payload {
                         debs: &debs,
                         snap: None,
                     };
-                    checks.extend(sysguest::run_package(&opts, payload)?);
+                    checks.extend(pkgguest::run_package(&opts, payload)?);
                 }
                 return Ok(exit_for(scenario::report(&checks)));
             }
@@ -400,12 +401,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             host::ensure()?;
             let snap = snap::command()?;
             if vm_test {
-                let opts = sysguest::package_options(kernel, userland, tcg, 300, Fetch::Offline);
-                let payload = sysguest::Payload {
+                let opts = pkgguest::package_options(kernel, userland, tcg, 300, Fetch::Offline);
+                let payload = pkgguest::Payload {
                     debs: &[],
                     snap: Some(&snap),
                 };
-                let checks = sysguest::run_package(&opts, payload)?;
+                let checks = pkgguest::run_package(&opts, payload)?;
                 return Ok(exit_for(scenario::report(&checks)));
             }
         }
@@ -448,7 +449,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let opts = sysguest::Options {
                 scenarios: vec!["demo/show".to_string()],
-                ..sysguest::package_options(
+                ..pkgguest::package_options(
                     kernel::SUITES[0].to_string(),
                     userland,
                     tcg,
@@ -462,11 +463,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     userland.suite()
                 ),
                 || {
-                    let payload = sysguest::Payload {
+                    let payload = pkgguest::Payload {
                         debs: std::slice::from_ref(&deb),
                         snap: None,
                     };
-                    sysguest::run_package(&opts, payload)
+                    pkgguest::run_package(&opts, payload)
                 },
             )?;
             if progress::is_quiet() {

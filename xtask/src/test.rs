@@ -326,15 +326,15 @@ pub fn command(opts: &Options) -> Result<usize> {
                     let job: Job = (
                         name,
                         Box::new(move || {
-                            let pkg_opts = crate::sysguest::package_options(
+                            let pkg_opts = crate::pkgguest::package_options(
                                 suite.to_string(),
                                 userland,
                                 opts.tcg,
                                 300,
                                 Fetch::Offline,
                             );
-                            let payload = crate::sysguest::Payload { debs, snap };
-                            crate::sysguest::run_package(&pkg_opts, payload)
+                            let payload = crate::pkgguest::Payload { debs, snap };
+                            crate::pkgguest::run_package(&pkg_opts, payload)
                         }),
                     );
                     Some(job)
