@@ -5,7 +5,14 @@
 //!   sched_ext scheduler);
 //! - `vmtool policy PID`: print the scheduling policy of PID (0 normal, 7 ext);
 //! - `vmtool drain BYTES MS`: shrink the pipe on stdin to one page, then read at most BYTES from
-//!   it every MS milliseconds until end of file, copying it to stdout (a slow log reader that its writer fills up).
+//!   it every MS milliseconds until end of file, copying it to stdout (a slow log reader that its writer fills up);
+//! - `vmtool calibrate`: print the busy-work steps per microsecond of one CPU with every CPU busy;
+//! - `vmtool frames --rate R [...]`: a game-like frame loop beside a build (see frames.rs);
+//! - `vmtool requests --rate R [...]`: a schbench-style request server (see requests.rs).
+
+mod frames;
+mod requests;
+mod work;
 
 use std::ffi::CString;
 use std::process::ExitCode;
@@ -16,7 +23,8 @@ const SCHED_EXT: libc::c_int = 7;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID | vmtool drain BYTES MS"
+        "usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID | vmtool drain BYTES MS\n       \
+         vmtool calibrate | vmtool frames --rate R [OPTIONS] | vmtool requests --rate R [OPTIONS]"
     );
     ExitCode::from(2)
 }
@@ -147,6 +155,22 @@ fn main() -> ExitCode {
             (Some(bytes), Some(ms)) => drain(bytes, ms),
             _ => usage(),
         },
+        Some("calibrate") if args.len() == 1 => {
+            println!("{:.3}", work::calibrate());
+            ExitCode::SUCCESS
+        }
+        Some("frames") => workload("frames", frames::run(&args[1..])),
+        Some("requests") => workload("requests", requests::run(&args[1..])),
         _ => usage(),
+    }
+}
+
+fn workload(name: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmtool {name}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

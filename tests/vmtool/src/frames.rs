@@ -1,0 +1,212 @@
+//! `vmtool frames`: a game-like frame loop beside a compile-like background, measuring frames
+//! that miss their deadline and how much background work got done meanwhile.
+//!
+//! The render thread wakes at every tick of a fixed frame period (a display's vsync), hands part
+//! of the frame's CPU work to a helper thread, does the rest, and waits for the helper. A frame
+//! is on time when both parts are done before the next tick. A late frame delays the next one to
+//! the first tick after it finished, so the ticks it covered are missed too, as on a display.
+//! The background: one CPU hog per CPU, and as many "compilers", each forking short-lived
+//! children that do a fixed piece of work and exit. All work is calibrated steps, so every
+//! scheduler is asked for the same work.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::work::{fork_child, reap, sleep_until, work_us, Latencies, Opts, Shared};
+
+/// Counters in the shared page.
+const HOG_MS: usize = 0;
+const COMPILE_MS: usize = 1;
+
+/// The helper's job board: jobs posted and jobs done.
+#[derive(Default)]
+struct Board {
+    posted: u64,
+    done: u64,
+    quit: bool,
+}
+
+struct Helper {
+    board: Mutex<Board>,
+    job: Condvar,
+    finished: Condvar,
+}
+
+const POISONED: &str = "the helper thread's lock is poisoned";
+
+impl Helper {
+    /// Posts a job; returns its number.
+    fn post(&self) -> Result<u64, &'static str> {
+        let mut b = self.board.lock().map_err(|_| POISONED)?;
+        b.posted += 1;
+        self.job.notify_one();
+        Ok(b.posted)
+    }
+
+    fn wait_done(&self, job: u64) -> Result<(), &'static str> {
+        let mut b = self.board.lock().map_err(|_| POISONED)?;
+        while b.done < job {
+            b = self.finished.wait(b).map_err(|_| POISONED)?;
+        }
+        Ok(())
+    }
+}
+
+fn helper_loop(h: &Helper, us: u64, rate: f64) {
+    let mut seen = 0;
+    loop {
+        let Ok(mut b) = h.board.lock() else { return };
+        while b.posted == seen && !b.quit {
+            let Ok(next) = h.job.wait(b) else { return };
+            b = next;
+        }
+        if b.quit {
+            return;
+        }
+        seen = b.posted;
+        drop(b);
+        work_us(us, rate);
+        let Ok(mut b) = h.board.lock() else { return };
+        b.done = seen;
+        h.finished.notify_one();
+    }
+}
+
+/// Starts the background; returns the pids to reap.
+fn background(n: usize, job_us: u64, rate: f64, shared: &Shared) -> Result<Vec<i32>, String> {
+    let mut pids = Vec::new();
+    for _ in 0..n {
+        pids.push(fork_child(|| {
+            while !shared.stopped() {
+                work_us(1000, rate);
+                shared.add(HOG_MS, 1);
+            }
+            0
+        })?);
+    }
+    for _ in 0..n {
+        pids.push(fork_child(|| {
+            while !shared.stopped() {
+                let job = fork_child(|| {
+                    work_us(job_us, rate);
+                    shared.add(COMPILE_MS, job_us / 1000);
+                    0
+                });
+                match job {
+                    Ok(pid) if reap(pid) => {}
+                    _ => return 1,
+                }
+            }
+            0
+        })?);
+    }
+    Ok(pids)
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let o = Opts::new(args);
+    o.check(&[
+        "rate",
+        "secs",
+        "period-us",
+        "work-us",
+        "helper-us",
+        "background",
+        "job-us",
+    ])?;
+    let rate: f64 = o.get("rate", 0.0)?;
+    let secs: u64 = o.get("secs", 10)?;
+    let period = Duration::from_micros(o.get("period-us", 16_667)?);
+    let work: u64 = o.get("work-us", 4000)?;
+    let helper_us: u64 = o.get("helper-us", 1000)?;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let nbg: usize = o.get("background", ncpu)?;
+    let job_us: u64 = o.get("job-us", 3000)?;
+    if rate <= 0.0 {
+        return Err("--rate STEPS_PER_US is needed (from `vmtool calibrate`)".into());
+    }
+    if helper_us > work || period.is_zero() || job_us < 1000 {
+        return Err("need --helper-us <= --work-us, a period, and --job-us >= 1000".into());
+    }
+
+    let shared = Shared::new(2)?;
+    let pids = background(nbg, job_us, rate, &shared)?;
+    let helper = Arc::new(Helper {
+        board: Mutex::new(Board::default()),
+        job: Condvar::new(),
+        finished: Condvar::new(),
+    });
+    let h = Arc::clone(&helper);
+    let thread = std::thread::Builder::new()
+        .name("helper".into())
+        .spawn(move || helper_loop(&h, helper_us, rate))
+        .map_err(|e| format!("spawning the helper thread: {e}"))?;
+
+    // Let the background fill the CPUs first.
+    std::thread::sleep(Duration::from_millis(500));
+    let bg0 = (shared.get(HOG_MS), shared.get(COMPILE_MS));
+    let ticks = (secs * 1_000_000 / period.as_micros() as u64).max(1);
+    let mut lateness = Latencies::with_capacity(ticks as usize);
+    let mut on_time = 0u64;
+    let t0 = Instant::now();
+    let mut k = 0u64;
+    let mut failed = None;
+    while k < ticks {
+        let tick = t0 + period * k as u32;
+        sleep_until(tick);
+        let posted = match helper.post() {
+            Ok(n) => n,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        work_us(work - helper_us, rate);
+        if let Err(e) = helper.wait_done(posted) {
+            failed = Some(e);
+            break;
+        }
+        let done = Instant::now();
+        let deadline = tick + period;
+        lateness.push(done.saturating_duration_since(deadline));
+        if done <= deadline {
+            on_time += 1;
+        }
+        // The next frame starts at the first tick after this one finished.
+        let since = done.duration_since(t0).as_micros() as u64;
+        let period_us = period.as_micros() as u64;
+        k = (k + 1).max(since.div_ceil(period_us));
+    }
+    let elapsed = t0.elapsed();
+    let bg1 = (shared.get(HOG_MS), shared.get(COMPILE_MS));
+    shared.stop();
+    if let Ok(mut b) = helper.board.lock() {
+        b.quit = true;
+        helper.job.notify_one();
+    }
+    let _ = thread.join();
+    let reaped: Vec<bool> = pids.into_iter().map(reap).collect();
+    let bg_ok = reaped.iter().all(|ok| *ok);
+    if let Some(why) = failed {
+        return Err(why.into());
+    }
+    if !bg_ok {
+        return Err("a background process failed".into());
+    }
+    let frames = lateness.len() as u64;
+    let late = frames - on_time;
+    lateness.sort();
+    let (hog, compile) = (bg1.0 - bg0.0, bg1.1 - bg0.1);
+    println!(
+        "ticks={ticks} frames={frames} on_time={on_time} late={late} missed={} \
+         missed_pct={:.2} late_p99_us={} late_max_us={} bg_hog_ms={hog} bg_compile_ms={compile} \
+         bg_ms={} secs={:.2}",
+        ticks - on_time,
+        (ticks - on_time) as f64 * 100.0 / ticks as f64,
+        lateness.pct(99.0),
+        lateness.max(),
+        hog + compile,
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}
