@@ -5,7 +5,12 @@
 #   - hackbench (throughput of a fork-and-message storm), with the scheduler's own CPU time;
 #   - stress-ng --cpu (throughput of CPU-bound work);
 #   - cyclictest without -p (the wakeup latency of a SCHED_OTHER periodic task) while one
-#     busy loop per CPU keeps every CPU busy, with a latency histogram.
+#     busy loop per CPU keeps every CPU busy, with a latency histogram;
+#   - vmtool frames (a game-like frame loop beside a build: frames missed, background work done);
+#   - vmtool requests at half and at full load (a schbench-style server: wakeup and request
+#     latency, requests per second).
+# The vmtool workloads do calibrated work: the steps per microsecond are measured once, on
+# EEVDF before any scheduler runs, so every scheduler is asked for the same work.
 #
 # Settings come from the kernel command line (environment of /init):
 #   SCX_BENCH_RUNS    rounds (default 3)
@@ -29,12 +34,17 @@ if [ "$QUICK" = 1 ]; then
     ST_SECS=2
     CY_INTERVAL=10000
     CY_LOOPS=150
+    FR_SECS=4
+    RQ_SECS=2
 else
     HB_ARGS="-g 4 -l 150"
     ST_SECS=5
     CY_INTERVAL=10000
     CY_LOOPS=500
+    FR_SECS=10
+    RQ_SECS=5
 fi
+RQ_LOADS="50 100"
 # Latencies up to 500 ms get a bin of their own; beyond, only the maximum is known. The file has
 # a line per bin: writing 100000 of them takes cyclictest about 0.3 s under TCG.
 CY_HIST_MAX=500000
@@ -174,6 +184,25 @@ workloads() {
     tail -n 8 /tmp/cyclictest.hist | grep -e '^# Max' -e '^# Histogram Overflows'
     ejected "$_s" "$_r" cyclictest && return 1
     [ "$_rc" = 0 ] || return 1
+
+    vmtool frames --rate "$RATE" --secs "$FR_SECS" > /tmp/frames.out 2>&1
+    _rc=$?
+    rec frames "$_s" "$_r" "$(tail -n 1 /tmp/frames.out)"
+    rec frames-rc "$_s" "$_r" "$_rc"
+    ejected "$_s" "$_r" frames && return 1
+    [ "$_rc" = 0 ] || return 1
+
+    for _load in $RQ_LOADS; do
+        vmtool requests --rate "$RATE" --secs "$RQ_SECS" --load-pct "$_load" \
+            > /tmp/requests.out 2>&1
+        _rc=$?
+        _line=$(tail -n 1 /tmp/requests.out)
+        rec_quiet requests "$_s" "$_r" "$_line"
+        echo "bench: requests $_s $_r | ${_line%% hist=*}"
+        rec requests-rc "$_s" "$_r" "load_pct=$_load rc=$_rc"
+        ejected "$_s" "$_r" "requests at $_load%" && return 1
+        [ "$_rc" = 0 ] || return 1
+    done
     return 0
 }
 
@@ -245,11 +274,16 @@ rec meta - 0 "stress=stress-ng --cpu $NCPU --timeout ${ST_SECS}s --metrics-brief
 rec meta - 0 "latency=cyclictest -t1 -i $CY_INTERVAL -l $CY_LOOPS -q -h $CY_HIST_MAX with $NCPU busy loops"
 rec meta - 0 "hist_max_us=$CY_HIST_MAX"
 rec meta - 0 "loops=$CY_LOOPS"
+RATE=$(vmtool calibrate) || rec error - 0 "vmtool calibrate failed"
+rec meta - 0 "rate=$RATE"
+rec meta - 0 "frames=vmtool frames --secs $FR_SECS: 4 ms of CPU per 16.7 ms frame (1 ms on a helper thread), $NCPU CPU hogs and $NCPU forking compilers"
+rec meta - 0 "requests=vmtool requests --secs $RQ_SECS --load-pct {$(echo $RQ_LOADS | tr ' ' ,)}: $NCPU message threads with 2 workers each, 1 ms of work per request"
+rec meta - 0 "request_loads=$(echo $RQ_LOADS | tr ' ' ,)"
 
 if [ -z "$SCHEDS" ]; then
     rec error - 0 "no sched_ext scheduler in the image"
 fi
-for _tool in hackbench stress-ng cyclictest; do
+for _tool in hackbench stress-ng cyclictest vmtool; do
     command -v "$_tool" > /dev/null || rec error - 0 "$_tool is not in the image"
 done
 

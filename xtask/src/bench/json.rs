@@ -69,6 +69,24 @@ fn sample_json(s: &Sample) -> Value {
         "stress_ng_bogo_ops_per_s": num(s.stress.map(|m| m.bogo_ops_per_sec)),
         "stress_ng_real_s": num(s.stress.map(|m| m.real_secs)),
         "latency_us": latency,
+        "frames": s.frames.map(|f| json!({
+            "ticks": f.ticks,
+            "frames": f.frames,
+            "missed_pct": f.missed_pct,
+            "late_p99_us": f.late_p99_us,
+            "late_max_us": f.late_max_us,
+            "background_work_ms": f.background_ms,
+        })),
+        "requests": s.requests.iter().map(|r| json!({
+            "load_pct": r.load_pct,
+            "rps": r.rps,
+            "wake_p50_us": r.wake_p50_us,
+            "wake_p99_us": r.wake_p99_us,
+            "wake_p999_us": r.wake_p999_us,
+            "wake_max_us": r.wake_max_us,
+            "request_p99_us": r.req_p99_us,
+            "wake_histogram": r.wake_hist,
+        })).collect::<Vec<_>>(),
         "attach_ms": num(s.attach_log_ms),
         "attach_seen_ms": num(s.attach_ms),
         "rss_kib": num(s.rss_kib),
@@ -92,9 +110,9 @@ pub(super) fn report_json(
             "valid_rounds".into(),
             report.valid_samples(sched).count().into(),
         );
-        for metric in Metric::ALL {
+        for metric in Metric::all() {
             let v = report.median(sched, metric);
-            fields.insert(metric.key().into(), num(v));
+            fields.insert(metric.key(), num(v));
             if v.is_some_and(f64::is_infinite) {
                 fields.insert(format!("{}_above_histogram", metric.key()), true.into());
             }
@@ -102,17 +120,21 @@ pub(super) fn report_json(
         medians.insert(sched.clone(), fields.into());
     }
     let mut ratios = Map::new();
+    let mut by_round = Map::new();
     for sched in report.scheds.iter().filter(|s| s.as_str() != EEVDF) {
         let mut fields = Map::new();
-        for m in Metric::ALL.iter().filter(|m| m.has_ratio()) {
-            fields.insert(m.key().into(), num(report.ratio(sched, *m)));
-            if let Some(least) = report.ratio_at_least(sched, *m) {
+        let mut rounds = Map::new();
+        for m in Metric::all().into_iter().filter(|m| m.has_ratio()) {
+            fields.insert(m.key(), num(report.ratio(sched, m)));
+            if let Some(least) = report.ratio_at_least(sched, m) {
                 fields.insert(format!("{}_at_least", m.key()), num(Some(least)));
             }
+            rounds.insert(m.key(), report.round_ratios(sched, m).into());
         }
         ratios.insert(sched.clone(), fields.into());
+        by_round.insert(sched.clone(), rounds.into());
     }
-    let workloads: Map<String, Value> = ["hackbench", "stress", "latency"]
+    let workloads: Map<String, Value> = ["hackbench", "stress", "latency", "frames", "requests"]
         .iter()
         .filter_map(|k| Some((k.to_string(), report.meta.get(*k)?.as_str().into())))
         .collect();
@@ -136,6 +158,7 @@ pub(super) fn report_json(
         "schedulers": report.scheds,
         "medians": medians,
         "ratios_vs_eevdf": ratios,
+        "round_ratios_vs_eevdf": by_round,
         "problems": report.problems,
         "samples": report.samples.iter().map(sample_json).collect::<Vec<_>>(),
     });

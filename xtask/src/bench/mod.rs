@@ -1,9 +1,11 @@
 //! `cargo xtask bench`: each sched_ext scheduler against EEVDF, in one VM boot per kernel.
 //!
 //! The guest half is `tests/vm/bench/run.sh`. It runs rounds of workloads (hackbench, stress-ng,
-//! cyclictest under CPU hogs), each round once per scheduler and once on EEVDF, and prints the
-//! tools' own output as records between the VM runner's data markers. This side parses
-//! them, prints a table of medians and ratios against EEVDF, and writes everything as JSON.
+//! cyclictest under CPU hogs, vmtool's frames and requests), each round once per scheduler and
+//! once on EEVDF, and prints the tools' own output as records between the VM runner's data
+//! markers. This side parses them, prints tables of medians and ratios against EEVDF, writes
+//! everything as JSON and the wakeup-latency distributions as SVG. `--compare` reads two
+//! JSON files instead of running anything.
 //! The numbers never fail the command; a tool that did not run, or a scheduler that was ejected,
 //! does.
 
@@ -12,9 +14,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
+mod compare;
 mod json;
 mod parse;
 mod report;
+mod svg;
 mod table;
 
 use json::report_json;
@@ -67,6 +71,9 @@ pub struct BenchArgs {
     /// Use only kernels already in the cache
     #[arg(long)]
     offline: bool,
+    /// Compare two results files instead of running: ratios side by side, regressions flagged
+    #[arg(long, num_args = 2, value_names = ["OLD.json", "NEW.json"])]
+    compare: Vec<PathBuf>,
 }
 
 impl BenchArgs {
@@ -82,6 +89,7 @@ impl BenchArgs {
             no_build: !build,
             refresh: fetch == Fetch::Refresh,
             offline: fetch == Fetch::Offline,
+            compare: Vec::new(),
         }
     }
 
@@ -103,6 +111,9 @@ impl BenchArgs {
 /// Runs the benchmark, prints the tables and writes the JSON files; returns the number of
 /// things that failed to run.
 pub fn command(args: &BenchArgs) -> Result<usize> {
+    if let [old, new] = args.compare.as_slice() {
+        return compare::command(old, new);
+    }
     for name in &args.scheds {
         let ok = !name.is_empty()
             && name
@@ -166,7 +177,11 @@ pub fn command(args: &BenchArgs) -> Result<usize> {
         let json = report_json(&report, &console.kernel, args, &console.log, unix_now()?)?;
         util::write_atomic(&path, json.as_bytes())
             .with_context(|| format!("writing the results to {}", path.display()))?;
+        let picture = path.with_extension("svg");
+        util::write_atomic(&picture, svg::render(&report).as_bytes())
+            .with_context(|| format!("writing the latency chart to {}", picture.display()))?;
         println!("results: {}", path.display());
+        println!("latency distributions: {}", picture.display());
     }
     Ok(failures)
 }
@@ -179,7 +194,7 @@ fn guest_time_limit(args: &BenchArgs, runs: u32) -> Result<u64> {
     } else {
         args.scheds.len() as u64
     };
-    let per_set: u64 = if args.quick { 60 } else { 120 };
+    let per_set: u64 = if args.quick { 90 } else { 150 };
     Ok(120 + u64::from(runs) * (scheds + 1) * per_set)
 }
 
@@ -438,6 +453,95 @@ mod tests {
         assert_eq!(v["samples"].as_array().unwrap().len(), report.samples.len());
         // The histogram travels with each sample, as [us, count] pairs.
         assert!(v["samples"][0]["latency_us"]["histogram"].is_array());
+    }
+
+    fn responsiveness(sched: &str, run: u32, missed: &str, rps: &str) -> String {
+        format!(
+            "frames {sched} {run} | ticks=240 frames=230 on_time=220 late=10 missed=20 \
+             missed_pct={missed} late_p99_us=9000 late_max_us=20000 bg_hog_ms=5000 \
+             bg_compile_ms=3000 bg_ms=8000 secs=4.0\nframes-rc {sched} {run} | 0\n\
+             requests {sched} {run} | load_pct=50 think_us=3000 work_us=1000 requests=900 \
+             rps={rps} wake_p50_us=30 wake_p99_us=4000 wake_p999_us=8000 wake_max_us=9000 \
+             req_p50_us=1100 req_p99_us=6000 secs=2.0 hist=20:500,40:399,8000:1\n\
+             requests-rc {sched} {run} | load_pct=50 rc=0\n\
+             requests {sched} {run} | vmtool requests: spawning a worker: EAGAIN\n\
+             requests-rc {sched} {run} | load_pct=100 rc=1\n"
+        )
+    }
+
+    #[test]
+    fn frames_and_requests_are_read_and_failures_reported() {
+        let mut text = String::from("meta - 0 | scheds=scx_a\nmeta - 0 | request_loads=50,100\n");
+        text.push_str(&responsiveness(EEVDF, 1, "25.00", "450.0"));
+        text.push_str(&responsiveness("scx_a", 1, "5.00", "900.0"));
+        let r = Report::from_records(&parse_records(&lines(&text)), 1);
+        let a = r.samples.iter().find(|s| s.sched == "scx_a").unwrap();
+        assert_eq!(a.frames.unwrap().missed_pct, 5.0);
+        assert_eq!(a.frames.unwrap().background_ms, 8000.0);
+        let req = a.requests_at(50).unwrap();
+        assert_eq!(req.wake_hist, vec![(20, 500), (40, 399), (8000, 1)]);
+        assert_eq!(req.req_p99_us, 6000.0);
+        // The failed load is the sample's error, with what the tool said.
+        assert!(a.requests_at(100).is_none());
+        assert!(a
+            .errors
+            .iter()
+            .any(|e| e.contains("at 100% exited with 1") && e.contains("EAGAIN")));
+        assert!(!a.valid());
+        // Ratios and per-round ratios come from valid samples only: none here.
+        assert!(r.round_ratios("scx_a", Metric::FramesMissed).is_empty());
+    }
+
+    #[test]
+    fn frames_and_requests_have_medians_ratios_tables_and_a_chart() {
+        let mut text = String::from("meta - 0 | scheds=scx_a\nmeta - 0 | request_loads=50,100\n");
+        for run in 1..=3 {
+            for (sched, missed, rps) in [(EEVDF, "20.00", "400.0"), ("scx_a", "5.00", "600.0")] {
+                let block = responsiveness(sched, run, missed, rps);
+                // Both loads succeed here.
+                let ok = block.replace(
+                    "vmtool requests: spawning a worker: EAGAIN",
+                    "load_pct=100 rps=1.0 wake_p50_us=1 wake_p99_us=2 wake_p999_us=3 \
+                     wake_max_us=4 req_p99_us=5 hist=2:10",
+                );
+                text.push_str(&ok.replace("load_pct=100 rc=1", "load_pct=100 rc=0"));
+                text.push_str(&format!("end {sched} {run} | rc=0\n"));
+                if sched != EEVDF {
+                    text.push_str(&format!("sched {sched} {run} | exit_rc=0\n"));
+                }
+            }
+        }
+        let r = Report::from_records(&parse_records(&lines(&text)), 3);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.ratio("scx_a", Metric::FramesMissed), Some(0.25));
+        assert_eq!(r.ratio("scx_a", Metric::Req(50, ReqStat::Rps)), Some(1.5));
+        assert_eq!(
+            r.round_ratios("scx_a", Metric::FramesMissed),
+            vec![0.25, 0.25, 0.25]
+        );
+        let table = render_table(&r);
+        assert!(table.contains("5.00 (0.25x)"), "{table}");
+        assert!(table.contains("600 (1.50x)"), "{table}");
+        let chart = svg::render(&r);
+        assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+        // One panel per requests load (no cyclictest here), a line per scheduler in each.
+        assert_eq!(chart.matches("<path ").count(), 4);
+        assert!(chart.contains("requests at 100 % load"));
+    }
+
+    #[test]
+    fn compare_flags_only_what_got_worse_beyond_the_noise() {
+        use super::compare::{noise, worse};
+        assert_eq!(noise(&[1.0]), None);
+        let n = noise(&[0.9, 1.0, 1.1]).unwrap();
+        assert!((n - 0.1).abs() < 1e-9);
+        // Latency: higher is worse; throughput: lower is worse.
+        assert!(worse(Metric::LatP99, 1.0, 1.2, 0.1));
+        assert!(!worse(Metric::LatP99, 1.0, 1.05, 0.1));
+        assert!(!worse(Metric::LatP99, 1.0, 0.5, 0.1));
+        assert!(worse(Metric::BogoOps, 1.0, 0.8, 0.1));
+        assert!(!worse(Metric::BogoOps, 1.0, 1.3, 0.1));
+        assert!(worse(Metric::Req(50, ReqStat::Rps), 1.0, 0.8, 0.1));
     }
 
     #[test]

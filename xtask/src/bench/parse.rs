@@ -201,3 +201,76 @@ pub(super) fn parse_histogram(text: &str) -> Result<Histogram> {
     }
     Ok(hist)
 }
+
+/// What `vmtool frames` printed: one line of `key=value` words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Frames {
+    pub(super) ticks: f64,
+    pub(super) frames: f64,
+    pub(super) missed_pct: f64,
+    pub(super) late_p99_us: f64,
+    pub(super) late_max_us: f64,
+    /// Background work done while the frames ran, in ms of calibrated work.
+    pub(super) background_ms: f64,
+}
+
+fn number(kv: &BTreeMap<&str, &str>, key: &str) -> Result<f64> {
+    kv.get(key)
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .with_context(|| format!("no number {key}= in the line"))
+}
+
+pub(super) fn parse_frames(text: &str) -> Result<Frames> {
+    let kv = key_values(text);
+    Ok(Frames {
+        ticks: number(&kv, "ticks")?,
+        frames: number(&kv, "frames")?,
+        missed_pct: number(&kv, "missed_pct")?,
+        late_p99_us: number(&kv, "late_p99_us")?,
+        late_max_us: number(&kv, "late_max_us")?,
+        background_ms: number(&kv, "bg_ms")?,
+    })
+}
+
+/// What `vmtool requests` printed for one load level.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Requests {
+    pub(super) load_pct: u32,
+    pub(super) rps: f64,
+    pub(super) wake_p50_us: f64,
+    pub(super) wake_p99_us: f64,
+    pub(super) wake_p999_us: f64,
+    pub(super) wake_max_us: f64,
+    pub(super) req_p99_us: f64,
+    /// Wakeup latencies: (upper bound of the bin in µs, samples), ascending.
+    pub(super) wake_hist: Vec<(u64, u64)>,
+}
+
+pub(super) fn parse_requests(text: &str) -> Result<Requests> {
+    let kv = key_values(text);
+    let mut wake_hist = Vec::new();
+    for bin in kv.get("hist").copied().unwrap_or_default().split(',') {
+        if bin.is_empty() {
+            continue;
+        }
+        let parsed = bin
+            .split_once(':')
+            .and_then(|(us, n)| Some((us.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+        let (us, n) = parsed.with_context(|| format!("unreadable histogram bin {bin:?}"))?;
+        if wake_hist.last().is_some_and(|&(last, _)| last >= us) {
+            bail!("histogram bins out of order at {bin:?}");
+        }
+        wake_hist.push((us, n));
+    }
+    Ok(Requests {
+        load_pct: number(&kv, "load_pct")? as u32,
+        rps: number(&kv, "rps")?,
+        wake_p50_us: number(&kv, "wake_p50_us")?,
+        wake_p99_us: number(&kv, "wake_p99_us")?,
+        wake_p999_us: number(&kv, "wake_p999_us")?,
+        wake_max_us: number(&kv, "wake_max_us")?,
+        req_p99_us: number(&kv, "req_p99_us")?,
+        wake_hist,
+    })
+}

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::parse::{
-    key_values, parse_hackbench, parse_histogram, parse_stress_ng, Histogram, Percentile, Records,
-    StressMetrics,
+    key_values, parse_frames, parse_hackbench, parse_histogram, parse_requests, parse_stress_ng,
+    Frames, Histogram, Percentile, Records, Requests, StressMetrics,
 };
 use super::EEVDF;
 
@@ -19,6 +19,9 @@ pub(super) struct Sample {
     pub(super) sched_cpu_ms: Option<f64>,
     pub(super) stress: Option<StressMetrics>,
     pub(super) latency: Option<Histogram>,
+    pub(super) frames: Option<Frames>,
+    /// One per load level, in the guest's order.
+    pub(super) requests: Vec<Requests>,
     pub(super) attach_ms: Option<f64>,
     pub(super) attach_log_ms: Option<f64>,
     pub(super) rss_kib: Option<f64>,
@@ -56,9 +59,74 @@ impl Sample {
     pub(super) fn latency_max_us(&self) -> Option<f64> {
         self.latency.as_ref()?.max_us.map(|v| v as f64)
     }
+
+    pub(super) fn requests_at(&self, load_pct: u32) -> Option<&Requests> {
+        self.requests.iter().find(|r| r.load_pct == load_pct)
+    }
 }
 
-/// The metrics of the table, in its column order.
+/// The load levels of the requests workload, in % of the CPUs (the guest's `RQ_LOADS`).
+pub(super) const REQUEST_LOADS: [u32; 2] = [50, 100];
+
+/// What the requests workload reports at each load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReqStat {
+    WakeP50,
+    WakeP99,
+    WakeP999,
+    ReqP99,
+    Rps,
+}
+
+impl ReqStat {
+    pub(super) const ALL: [ReqStat; 5] = [
+        ReqStat::WakeP50,
+        ReqStat::WakeP99,
+        ReqStat::WakeP999,
+        ReqStat::ReqP99,
+        ReqStat::Rps,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            ReqStat::WakeP50 => "wake_p50_us",
+            ReqStat::WakeP99 => "wake_p99_us",
+            ReqStat::WakeP999 => "wake_p999_us",
+            ReqStat::ReqP99 => "request_p99_us",
+            ReqStat::Rps => "rps",
+        }
+    }
+
+    pub(super) fn header(self) -> &'static str {
+        match self {
+            ReqStat::WakeP50 => "wake p50 us",
+            ReqStat::WakeP99 => "wake p99 us",
+            ReqStat::WakeP999 => "wake p99.9 us",
+            ReqStat::ReqP99 => "request p99 us",
+            ReqStat::Rps => "requests/s",
+        }
+    }
+
+    fn of(self, r: &Requests) -> f64 {
+        match self {
+            ReqStat::WakeP50 => r.wake_p50_us,
+            ReqStat::WakeP99 => r.wake_p99_us,
+            ReqStat::WakeP999 => r.wake_p999_us,
+            ReqStat::ReqP99 => r.req_p99_us,
+            ReqStat::Rps => r.rps,
+        }
+    }
+}
+
+/// Which table shows a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Table {
+    Main,
+    Frames,
+    Requests,
+}
+
+/// The metrics of the tables, in their column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Metric {
     Hackbench,
@@ -70,40 +138,80 @@ pub(super) enum Metric {
     Rss,
     AttachLog,
     AttachSeen,
+    FramesMissed,
+    FramesLateP99,
+    FramesLateMax,
+    FramesBackground,
+    /// A figure of the requests workload at a load level (% of the CPUs).
+    Req(u32, ReqStat),
 }
 
 impl Metric {
-    pub(super) const ALL: [Metric; 9] = [
-        Metric::Hackbench,
-        Metric::BogoOps,
-        Metric::LatP50,
-        Metric::LatP99,
-        Metric::LatMax,
-        Metric::SchedCpu,
-        Metric::Rss,
-        Metric::AttachLog,
-        Metric::AttachSeen,
-    ];
+    pub(super) fn all() -> Vec<Metric> {
+        let mut all = vec![
+            Metric::Hackbench,
+            Metric::BogoOps,
+            Metric::LatP50,
+            Metric::LatP99,
+            Metric::LatMax,
+            Metric::SchedCpu,
+            Metric::Rss,
+            Metric::AttachLog,
+            Metric::AttachSeen,
+            Metric::FramesMissed,
+            Metric::FramesLateP99,
+            Metric::FramesLateMax,
+            Metric::FramesBackground,
+        ];
+        for load in REQUEST_LOADS {
+            all.extend(ReqStat::ALL.map(|stat| Metric::Req(load, stat)));
+        }
+        all
+    }
 
-    pub(super) fn key(self) -> &'static str {
+    pub(super) fn key(self) -> String {
         match self {
-            Metric::Hackbench => "hackbench_s",
-            Metric::BogoOps => "stress_ng_bogo_ops",
-            Metric::LatP50 => "latency_p50_us",
-            Metric::LatP99 => "latency_p99_us",
-            Metric::LatMax => "latency_max_us",
-            Metric::SchedCpu => "sched_cpu_pct",
-            Metric::Rss => "sched_rss_mib",
-            Metric::AttachLog => "attach_ms",
-            Metric::AttachSeen => "attach_seen_ms",
+            Metric::Hackbench => "hackbench_s".into(),
+            Metric::BogoOps => "stress_ng_bogo_ops".into(),
+            Metric::LatP50 => "latency_p50_us".into(),
+            Metric::LatP99 => "latency_p99_us".into(),
+            Metric::LatMax => "latency_max_us".into(),
+            Metric::SchedCpu => "sched_cpu_pct".into(),
+            Metric::Rss => "sched_rss_mib".into(),
+            Metric::AttachLog => "attach_ms".into(),
+            Metric::AttachSeen => "attach_seen_ms".into(),
+            Metric::FramesMissed => "frames_missed_pct".into(),
+            Metric::FramesLateP99 => "frames_late_p99_ms".into(),
+            Metric::FramesLateMax => "frames_late_max_ms".into(),
+            Metric::FramesBackground => "frames_background_work_ms".into(),
+            Metric::Req(load, stat) => format!("requests{load}_{}", stat.key()),
+        }
+    }
+
+    pub(super) fn table(self) -> Table {
+        match self {
+            Metric::FramesMissed
+            | Metric::FramesLateP99
+            | Metric::FramesLateMax
+            | Metric::FramesBackground => Table::Frames,
+            Metric::Req(..) => Table::Requests,
+            _ => Table::Main,
         }
     }
 
     /// Whether the table shows the ratio against EEVDF.
     pub(super) fn has_ratio(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Metric::Hackbench | Metric::BogoOps | Metric::LatP50 | Metric::LatP99 | Metric::LatMax
+            Metric::SchedCpu | Metric::Rss | Metric::AttachLog | Metric::AttachSeen
+        )
+    }
+
+    /// Whether a smaller value is the better one.
+    pub(super) fn lower_is_better(self) -> bool {
+        !matches!(
+            self,
+            Metric::BogoOps | Metric::FramesBackground | Metric::Req(_, ReqStat::Rps)
         )
     }
 
@@ -118,6 +226,11 @@ impl Metric {
             Metric::Rss => s.rss_kib.map(|k| k / 1024.0),
             Metric::AttachLog => s.attach_log_ms,
             Metric::AttachSeen => s.attach_ms,
+            Metric::FramesMissed => s.frames.map(|f| f.missed_pct),
+            Metric::FramesLateP99 => s.frames.map(|f| f.late_p99_us / 1000.0),
+            Metric::FramesLateMax => s.frames.map(|f| f.late_max_us / 1000.0),
+            Metric::FramesBackground => s.frames.map(|f| f.background_ms),
+            Metric::Req(load, stat) => s.requests_at(load).map(|r| stat.of(r)),
         }
     }
 }
@@ -204,6 +317,14 @@ impl Report {
             }
         }
         report.scheds = order;
+        let loads: Vec<String> = REQUEST_LOADS.iter().map(u32::to_string).collect();
+        match report.meta.get("request_loads") {
+            Some(l) if *l != loads.join(",") => report.problems.push(format!(
+                "the guest ran the requests workload at {l} % load, this side reads {}",
+                loads.join(",")
+            )),
+            _ => {}
+        }
 
         for ((sched, run), sample) in samples.iter_mut() {
             let get = |tool: &str| -> Vec<&str> {
@@ -277,6 +398,38 @@ impl Report {
                     }
                     Some(Err(err)) => sample.errors.push(format!("cyclictest: {err:#}")),
                     None => sample.errors.push("no cyclictest histogram".to_string()),
+                }
+            }
+            if let Some(rc) = rc_of("frames-rc") {
+                let line = get("frames").first().copied().unwrap_or_default();
+                if rc != "0" {
+                    sample
+                        .errors
+                        .push(format!("vmtool frames exited with {rc}: {line}"));
+                } else {
+                    match parse_frames(line) {
+                        Ok(f) => sample.frames = Some(f),
+                        Err(err) => sample.errors.push(format!("vmtool frames: {err:#}")),
+                    }
+                }
+            }
+            let lines = get("requests");
+            for (i, rc) in get("requests-rc").iter().enumerate() {
+                let kv = key_values(rc);
+                let load = kv.get("load_pct").copied().unwrap_or("?");
+                let line = lines.get(i).copied().unwrap_or_default();
+                if kv.get("rc") != Some(&"0") {
+                    sample.errors.push(format!(
+                        "vmtool requests at {load}% exited with {}: {line}",
+                        kv.get("rc").unwrap_or(&"?")
+                    ));
+                    continue;
+                }
+                match parse_requests(line) {
+                    Ok(r) => sample.requests.push(r),
+                    Err(err) => sample
+                        .errors
+                        .push(format!("vmtool requests at {load}%: {err:#}")),
                 }
             }
             sample.attach_ms = first_kv("sched", "attach_ms");
@@ -393,6 +546,24 @@ impl Report {
         let base = self.median(EEVDF, metric)?;
         let range = self.hist_max()?.parse::<f64>().ok()?;
         (ours.is_infinite() && base.is_finite() && base > 0.0).then_some(range / base)
+    }
+
+    /// Each round's ratio against EEVDF's run in the same round, in round order.
+    pub(super) fn round_ratios(&self, sched: &str, metric: Metric) -> Vec<f64> {
+        let mut out = Vec::new();
+        for s in self.valid_samples(sched) {
+            let base = self
+                .valid_samples(EEVDF)
+                .find(|e| e.run == s.run)
+                .and_then(|e| metric.of(e));
+            if let (Some(ours), Some(base)) = (metric.of(s), base) {
+                let r = ours / base;
+                if base > 0.0 && r.is_finite() {
+                    out.push(r);
+                }
+            }
+        }
+        out
     }
 
     pub(super) fn hist_max(&self) -> Option<&str> {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{Metric, Report};
+use super::report::{Metric, Report, ReqStat, Table, REQUEST_LOADS};
 use super::EEVDF;
 
 pub(super) fn fmt_value(metric: Metric, v: Option<f64>, hist_max: Option<&str>) -> String {
@@ -13,9 +13,66 @@ pub(super) fn fmt_value(metric: Metric, v: Option<f64>, hist_max: Option<&str>) 
         return format!(">{}", hist_max.unwrap_or("max"));
     }
     match metric {
-        Metric::Hackbench => format!("{v:.2}"),
-        Metric::SchedCpu | Metric::Rss => format!("{v:.1}"),
+        Metric::Hackbench | Metric::FramesMissed => format!("{v:.2}"),
+        Metric::SchedCpu | Metric::Rss | Metric::FramesLateP99 | Metric::FramesLateMax => {
+            format!("{v:.1}")
+        }
         _ => format!("{v:.0}"),
+    }
+}
+
+/// A median with its ratio against EEVDF, as the tables show it.
+fn cell(report: &Report, sched: &str, metric: Metric) -> String {
+    let value = report.median(sched, metric);
+    let mut cell = fmt_value(metric, value, report.hist_max());
+    if sched != EEVDF && metric.has_ratio() && value.is_some() {
+        match (
+            report.ratio(sched, metric),
+            report.ratio_at_least(sched, metric),
+        ) {
+            (Some(r), _) => {
+                let _ = write!(cell, " ({r:.2}x)");
+            }
+            (None, Some(r)) => {
+                let _ = write!(cell, " (>{r:.2}x)");
+            }
+            (None, None) => cell.push_str(" (-)"),
+        }
+    }
+    cell
+}
+
+fn display_name(sched: &str) -> String {
+    if sched == EEVDF {
+        "EEVDF".to_string()
+    } else {
+        sched.to_string()
+    }
+}
+
+/// Rows under a header, columns padded to line up (the first left-aligned).
+pub(super) fn grid(headers: &[&str], rows: &[Vec<String>], out: &mut String) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for cells in std::iter::once(&header).chain(rows) {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     }
 }
 
@@ -37,47 +94,19 @@ pub(super) fn render_table(report: &Report) -> String {
     for sched in &report.scheds {
         let total = report.samples.iter().filter(|s| &s.sched == sched).count();
         let valid = report.valid_samples(sched).count();
-        let mut row = vec![
-            if sched == EEVDF {
-                "EEVDF".to_string()
-            } else {
-                sched.clone()
-            },
-            format!("{valid}/{total}"),
-        ];
-        for metric in Metric::ALL {
-            if metric == Metric::AttachSeen {
+        let mut row = vec![display_name(sched), format!("{valid}/{total}")];
+        for metric in Metric::all() {
+            if metric.table() != Table::Main || metric == Metric::AttachSeen {
                 continue;
             }
-            let value = report.median(sched, metric);
-            let mut cell = fmt_value(metric, value, report.hist_max());
-            if sched != EEVDF && metric.has_ratio() && value.is_some() {
-                match (
-                    report.ratio(sched, metric),
-                    report.ratio_at_least(sched, metric),
-                ) {
-                    (Some(r), _) => {
-                        let _ = write!(cell, " ({r:.2}x)");
-                    }
-                    (None, Some(r)) => {
-                        let _ = write!(cell, " (>{r:.2}x)");
-                    }
-                    (None, None) => cell.push_str(" (-)"),
-                }
-            }
+            let mut c = cell(report, sched, metric);
             if metric == Metric::AttachLog && sched != EEVDF {
                 let seen = report.median(sched, Metric::AttachSeen);
-                cell = format!("{cell}/{}", fmt_value(Metric::AttachSeen, seen, None));
+                c = format!("{c}/{}", fmt_value(Metric::AttachSeen, seen, None));
             }
-            row.push(cell);
+            row.push(c);
         }
         rows.push(row);
-    }
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
     }
     let mut out = String::new();
     let kernel = report.meta.get("kernel").map(String::as_str).unwrap_or("?");
@@ -90,31 +119,14 @@ pub(super) fn render_table(report: &Report) -> String {
         ("throughput", "hackbench"),
         ("throughput", "stress"),
         ("latency", "latency"),
+        ("frames", "frames"),
+        ("requests", "requests"),
     ] {
         if let Some(cmd) = report.meta.get(key) {
             let _ = writeln!(out, "  {name}: {cmd}");
         }
     }
-    let line = |cells: &[String], out: &mut String| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    line(&header, &mut out);
-    for row in &rows {
-        line(row, &mut out);
-    }
+    grid(&headers, &rows, &mut out);
     let _ = writeln!(
         out,
         "hackbench: lower is better; bogo ops: higher is better; latency: cyclictest wakeups of a \
@@ -122,5 +134,64 @@ pub(super) fn render_table(report: &Report) -> String {
          during hackbench, in % of one CPU (BPF code runs in other tasks and is not counted);\
          \nattach ms: logged by the scheduler / seen by the script"
     );
+    out.push('\n');
+    frames_table(report, &mut out);
+    out.push('\n');
+    requests_table(report, &mut out);
     out
+}
+
+fn frames_table(report: &Report, out: &mut String) {
+    let headers = [
+        "scheduler",
+        "frames missed %",
+        "late p99 ms",
+        "late max ms",
+        "background work ms",
+    ];
+    let metrics = [
+        Metric::FramesMissed,
+        Metric::FramesLateP99,
+        Metric::FramesLateMax,
+        Metric::FramesBackground,
+    ];
+    let rows: Vec<Vec<String>> = report
+        .scheds
+        .iter()
+        .map(|sched| {
+            std::iter::once(display_name(sched))
+                .chain(metrics.iter().map(|m| cell(report, sched, *m)))
+                .collect()
+        })
+        .collect();
+    grid(&headers, &rows, out);
+    let _ = writeln!(
+        out,
+        "frames: share of frame ticks without a frame done in time (lower is better), how late \
+         the frames were;\nbackground work: the build's work done meanwhile (higher is better: \
+         no winning by starving it)"
+    );
+}
+
+fn requests_table(report: &Report, out: &mut String) {
+    let mut headers = vec!["scheduler", "load %"];
+    headers.extend(ReqStat::ALL.map(ReqStat::header));
+    let mut rows = Vec::new();
+    for load in REQUEST_LOADS {
+        for sched in &report.scheds {
+            let mut row = vec![display_name(sched), load.to_string()];
+            row.extend(
+                ReqStat::ALL
+                    .iter()
+                    .map(|stat| cell(report, sched, Metric::Req(load, *stat))),
+            );
+            rows.push(row);
+        }
+    }
+    grid(&headers, &rows, out);
+    let _ = writeln!(
+        out,
+        "requests: a woken worker's wait for a CPU (wake), post to answer (request): lower is \
+         better; requests/s: higher is better"
+    );
 }
