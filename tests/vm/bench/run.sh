@@ -276,7 +276,7 @@ rec meta - 0 "hist_max_us=$CY_HIST_MAX"
 rec meta - 0 "loops=$CY_LOOPS"
 RATE=$(vmtool calibrate) || rec error - 0 "vmtool calibrate failed"
 rec meta - 0 "rate=$RATE"
-rec meta - 0 "frames=vmtool frames --secs $FR_SECS: 4 ms of CPU per 16.7 ms frame (1 ms on a helper thread), $NCPU CPU hogs and $NCPU forking compilers"
+rec meta - 0 "frames=vmtool frames --secs $FR_SECS: 2 ms of calibrated work per 16.7 ms frame (0.5 ms on a helper thread), $NCPU CPU hogs and $NCPU forking compilers"
 rec meta - 0 "requests=vmtool requests --secs $RQ_SECS --load-pct {$(echo $RQ_LOADS | tr ' ' ,)}: $NCPU message threads with 2 workers each, 1 ms of work per request"
 rec meta - 0 "request_loads=$(echo $RQ_LOADS | tr ' ' ,)"
 

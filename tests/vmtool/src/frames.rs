@@ -7,7 +7,8 @@
 //! the first tick after it finished, so the ticks it covered are missed too, as on a display.
 //! The background: one CPU hog per CPU, and as many "compilers", each forking short-lived
 //! children that do a fixed piece of work and exit. All work is calibrated steps, so every
-//! scheduler is asked for the same work.
+//! scheduler is asked for the same work; `render_cpu_us` reports the CPU time the render
+//! thread's own part of a frame really took, to check the calibration under load.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -103,6 +104,17 @@ fn background(n: usize, job_us: u64, rate: f64, shared: &Shared) -> Result<Vec<i
     Ok(pids)
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime with a valid clock id and pointer; on failure ts stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub fn run(args: &[String]) -> Result<(), String> {
     let o = Opts::new(args);
     o.check(&[
@@ -117,8 +129,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let rate: f64 = o.get("rate", 0.0)?;
     let secs: u64 = o.get("secs", 10)?;
     let period = Duration::from_micros(o.get("period-us", 16_667)?);
-    let work: u64 = o.get("work-us", 4000)?;
-    let helper_us: u64 = o.get("helper-us", 1000)?;
+    let work: u64 = o.get("work-us", 2000)?;
+    let helper_us: u64 = o.get("helper-us", 500)?;
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let nbg: usize = o.get("background", ncpu)?;
     let job_us: u64 = o.get("job-us", 3000)?;
@@ -151,6 +163,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let t0 = Instant::now();
     let mut k = 0u64;
     let mut failed = None;
+    let mut render_cpu = Duration::ZERO;
     while k < ticks {
         let tick = t0 + period * k as u32;
         sleep_until(tick);
@@ -161,7 +174,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 break;
             }
         };
+        let cpu0 = thread_cpu();
         work_us(work - helper_us, rate);
+        render_cpu += thread_cpu().saturating_sub(cpu0);
         if let Err(e) = helper.wait_done(posted) {
             failed = Some(e);
             break;
@@ -200,12 +215,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "ticks={ticks} frames={frames} on_time={on_time} late={late} missed={} \
          missed_pct={:.2} late_p99_us={} late_max_us={} bg_hog_ms={hog} bg_compile_ms={compile} \
-         bg_ms={} secs={:.2}",
+         bg_ms={} render_cpu_us={} secs={:.2}",
         ticks - on_time,
         (ticks - on_time) as f64 * 100.0 / ticks as f64,
         lateness.pct(99.0),
         lateness.max(),
         hog + compile,
+        render_cpu.as_micros() as u64 / frames.max(1),
         elapsed.as_secs_f64()
     );
     Ok(())

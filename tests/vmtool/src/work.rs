@@ -17,7 +17,7 @@ fn spin_steps(n: u64, seed: u64) -> u64 {
 }
 
 /// Steps per microsecond of one CPU while every CPU is busy: one thread per CPU measures at
-/// once, each taking the median of a few short runs (neither a preempted run nor one after the
+/// once, each taking the median of a few runs of 100 ms (neither a preempted run nor one after the
 /// others finished decides it), and the median thread's rate is the result. Under single-threaded TCG the vCPUs share one host
 /// thread, so a busy machine's CPU is slower than an idle one's; the workloads run on a busy
 /// machine. Run it once per boot, before any workload; every workload of the boot then asks
@@ -27,14 +27,15 @@ pub fn calibrate() -> f64 {
     let threads: Vec<_> = (0..ncpu)
         .map(|_| {
             std::thread::spawn(|| {
-                let n = 2_000_000;
-                let mut runs: Vec<f64> = (0..9)
-                    .map(|_| {
-                        let t = Instant::now();
-                        spin_steps(n, 7);
-                        n as f64 / (t.elapsed().as_secs_f64() * 1e6).max(1e-3)
-                    })
-                    .collect();
+                let rate = |n: u64| {
+                    let t = Instant::now();
+                    spin_steps(n, 7);
+                    n as f64 / (t.elapsed().as_secs_f64() * 1e6).max(1e-3)
+                };
+                // Runs of about 100 ms: longer than the slices in which single-threaded TCG
+                // takes turns between vCPUs, so a run pays for the other CPUs being busy.
+                let n = (rate(2_000_000) * 100_000.0) as u64;
+                let mut runs: Vec<f64> = (0..5).map(|_| rate(n)).collect();
                 runs.sort_by(f64::total_cmp);
                 runs[runs.len() / 2]
             })
