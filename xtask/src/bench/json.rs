@@ -76,6 +76,7 @@ fn sample_json(s: &Sample) -> Value {
             "late_p99_us": f.late_p99_us,
             "late_max_us": f.late_max_us,
             "background_work_ms": f.background_ms,
+            "render_cpu_us": num(f.render_cpu_us),
         })),
         "requests": s.requests.iter().map(|r| json!({
             "load_pct": r.load_pct,

@@ -212,6 +212,8 @@ pub(super) struct Frames {
     pub(super) late_max_us: f64,
     /// Background work done while the frames ran, in ms of calibrated work.
     pub(super) background_ms: f64,
+    /// CPU time the render thread's own part of a frame took (the sizing check).
+    pub(super) render_cpu_us: Option<f64>,
 }
 
 fn number(kv: &BTreeMap<&str, &str>, key: &str) -> Result<f64> {
@@ -230,6 +232,7 @@ pub(super) fn parse_frames(text: &str) -> Result<Frames> {
         late_p99_us: number(&kv, "late_p99_us")?,
         late_max_us: number(&kv, "late_max_us")?,
         background_ms: number(&kv, "bg_ms")?,
+        render_cpu_us: number(&kv, "render_cpu_us").ok(),
     })
 }
 
