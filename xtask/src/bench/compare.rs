@@ -83,6 +83,11 @@ pub fn command(old_path: &Path, new_path: &Path) -> Result<usize> {
     if old["kernel"] != new["kernel"] {
         out.push_str("note: the two runs booted different kernels\n");
     }
+    if old["workloads"] != new["workloads"] {
+        out.push_str(
+            "note: the two runs ran different workloads; their ratios measure different things\n",
+        );
+    }
     let headers = [
         "scheduler",
         "metric",
