@@ -274,8 +274,6 @@ rec meta - 0 "stress=stress-ng --cpu $NCPU --timeout ${ST_SECS}s --metrics-brief
 rec meta - 0 "latency=cyclictest -t1 -i $CY_INTERVAL -l $CY_LOOPS -q -h $CY_HIST_MAX with $NCPU busy loops"
 rec meta - 0 "hist_max_us=$CY_HIST_MAX"
 rec meta - 0 "loops=$CY_LOOPS"
-RATE=$(vmtool calibrate) || rec error - 0 "vmtool calibrate failed"
-rec meta - 0 "rate=$RATE"
 rec meta - 0 "frames=vmtool frames --secs $FR_SECS: 2 ms of calibrated work per 16.7 ms frame (0.5 ms on a helper thread), $NCPU CPU hogs and $NCPU forking compilers"
 rec meta - 0 "requests=vmtool requests --secs $RQ_SECS --load-pct {$(echo $RQ_LOADS | tr ' ' ,)}: $NCPU message threads with 2 workers each, 1 ms of work per request"
 rec meta - 0 "request_loads=$(echo $RQ_LOADS | tr ' ' ,)"
@@ -286,6 +284,9 @@ fi
 for _tool in hackbench stress-ng cyclictest vmtool; do
     command -v "$_tool" > /dev/null || rec error - 0 "$_tool is not in the image"
 done
+# On EEVDF, before any scheduler runs.
+RATE=$(vmtool calibrate) || rec error - 0 "vmtool calibrate failed"
+rec meta - 0 "rate=$RATE"
 
 ORDER="eevdf $(echo $SCHEDS)"
 NORDER=$(echo $ORDER | wc -w)

@@ -73,9 +73,30 @@ fn helper_loop(h: &Helper, us: u64, rate: f64) {
     }
 }
 
-/// Starts the background; returns the pids to reap.
+/// Stops the background and reaps it; true when every process exited with 0.
+fn stop_background(shared: &Shared, pids: Vec<i32>) -> bool {
+    shared.stop();
+    let reaped: Vec<bool> = pids.into_iter().map(reap).collect();
+    reaped.iter().all(|ok| *ok)
+}
+
+/// Starts the background; returns the pids to reap. On failure none is left running.
 fn background(n: usize, job_us: u64, rate: f64, shared: &Shared) -> Result<Vec<i32>, String> {
     let mut pids = Vec::new();
+    if let Err(e) = start_background(n, job_us, rate, shared, &mut pids) {
+        stop_background(shared, pids);
+        return Err(e);
+    }
+    Ok(pids)
+}
+
+fn start_background(
+    n: usize,
+    job_us: u64,
+    rate: f64,
+    shared: &Shared,
+    pids: &mut Vec<i32>,
+) -> Result<(), String> {
     for _ in 0..n {
         pids.push(fork_child(|| {
             while !shared.stopped() {
@@ -101,7 +122,7 @@ fn background(n: usize, job_us: u64, rate: f64, shared: &Shared) -> Result<Vec<i
             0
         })?);
     }
-    Ok(pids)
+    Ok(())
 }
 
 /// CPU time of the calling thread.
@@ -149,10 +170,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
         finished: Condvar::new(),
     });
     let h = Arc::clone(&helper);
-    let thread = std::thread::Builder::new()
+    let thread = match std::thread::Builder::new()
         .name("helper".into())
         .spawn(move || helper_loop(&h, helper_us, rate))
-        .map_err(|e| format!("spawning the helper thread: {e}"))?;
+    {
+        Ok(t) => t,
+        Err(e) => {
+            stop_background(&shared, pids);
+            return Err(format!("spawning the helper thread: {e}"));
+        }
+    };
 
     // Let the background fill the CPUs first.
     std::thread::sleep(Duration::from_millis(500));
@@ -194,14 +221,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let elapsed = t0.elapsed();
     let bg1 = (shared.get(HOG_MS), shared.get(COMPILE_MS));
-    shared.stop();
+    let bg_ok = stop_background(&shared, pids);
     if let Ok(mut b) = helper.board.lock() {
         b.quit = true;
         helper.job.notify_one();
     }
     let _ = thread.join();
-    let reaped: Vec<bool> = pids.into_iter().map(reap).collect();
-    let bg_ok = reaped.iter().all(|ok| *ok);
     if let Some(why) = failed {
         return Err(why.into());
     }

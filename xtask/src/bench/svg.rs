@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::report::{Report, Sample, REQUEST_LOADS};
-use super::EEVDF;
+use super::table::display_name;
 
 /// One line of a panel: cumulative counts over ascending latencies.
 struct Series {
@@ -38,11 +38,7 @@ fn series(
     let mut out = Vec::new();
     for sched in &report.scheds {
         let mut s = Series {
-            name: if sched == EEVDF {
-                "EEVDF".into()
-            } else {
-                sched.clone()
-            },
+            name: display_name(sched),
             bins: Vec::new(),
             beyond: 0,
         };

@@ -42,7 +42,7 @@ fn cell(report: &Report, sched: &str, metric: Metric) -> String {
     cell
 }
 
-fn display_name(sched: &str) -> String {
+pub(super) fn display_name(sched: &str) -> String {
     if sched == EEVDF {
         "EEVDF".to_string()
     } else {
