@@ -6,12 +6,13 @@
 //! sleeps until it gets a request, does a fixed piece of calibrated work and answers. The think
 //! time sets the load: with `--load-pct 100` the workers' work would keep every CPU busy if no
 //! request ever waited, with 50 half of them. The loop is closed, so a scheduler that serves
-//! requests sooner also serves more of them.
+//! requests sooner also serves more of them. `busy_pct` is the share of the machine's CPU time that
+//! was busy meanwhile (the workload, the scheduler and everything else): the load it really put.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::work::{work_us, Latencies, Opts};
+use crate::work::{work_us, CpuTimes, Latencies, Opts};
 
 const WORKERS_PER_MESSAGE_THREAD: usize = 2;
 const POISONED: &str = "a request lock is poisoned";
@@ -111,6 +112,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // Room for every request the workers could answer without waiting.
     let cap = (secs * 1_000_000 / (think.as_micros() as u64 + work)) as usize + 16;
 
+    let cpu_start = CpuTimes::now()?;
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
     let mut groups = Vec::new();
@@ -147,6 +149,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         requests += h.join().map_err(|_| "a message thread panicked")??;
     }
     let elapsed = start.elapsed();
+    let busy = CpuTimes::now()?.busy_pct_since(&cpu_start);
     let mut wake = Latencies::with_capacity(requests as usize);
     let mut request = Latencies::with_capacity(requests as usize);
     for h in handles {
@@ -159,7 +162,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "load_pct={load} think_us={} work_us={work} requests={requests} rps={:.1} \
          wake_p50_us={} wake_p99_us={} wake_p999_us={} wake_max_us={} req_p50_us={} \
-         req_p99_us={} secs={:.2} hist={}",
+         req_p99_us={} busy_pct={busy:.1} secs={:.2} hist={}",
         think.as_micros(),
         requests as f64 / elapsed.as_secs_f64(),
         wake.pct(50.0),

@@ -153,6 +153,49 @@ pub fn sleep_until(deadline: Instant) {
     }
 }
 
+/// The machine's CPU time so far, from the first line of `/proc/stat`, in clock ticks.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    busy: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    pub fn now() -> Result<CpuTimes, String> {
+        let stat = std::fs::read_to_string("/proc/stat")
+            .map_err(|e| format!("reading /proc/stat: {e}"))?;
+        Self::parse(&stat)
+    }
+
+    fn parse(stat: &str) -> Result<CpuTimes, String> {
+        let line = stat.lines().next().unwrap_or_default();
+        let mut fields = line.split_whitespace();
+        if fields.next() != Some("cpu") {
+            return Err(format!("/proc/stat starts with {line:?}, not the cpu line"));
+        }
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let ticks: Vec<u64> = fields.take(8).map_while(|f| f.parse().ok()).collect();
+        if ticks.len() < 5 {
+            return Err(format!("unreadable /proc/stat cpu line {line:?}"));
+        }
+        let total: u64 = ticks.iter().sum();
+        Ok(CpuTimes {
+            busy: total - ticks[3] - ticks[4],
+            total,
+        })
+    }
+
+    /// The share of CPU time that was busy since `earlier`, in %.
+    pub fn busy_pct_since(&self, earlier: &CpuTimes) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        let busy = self.busy.saturating_sub(earlier.busy);
+        if total == 0 {
+            return 0.0;
+        }
+        busy as f64 * 100.0 / total as f64
+    }
+}
+
 /// `--name VALUE` options of a workload, with defaults.
 pub struct Opts<'a> {
     args: &'a [String],
@@ -259,6 +302,15 @@ impl Latencies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_busy_share_leaves_out_idle_and_iowait() {
+        let a = CpuTimes::parse("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n").expect("parses");
+        let b = CpuTimes::parse("cpu  200 0 100 900 50 0 0 0 0 0\n").expect("parses");
+        assert_eq!(b.busy_pct_since(&a), 60.0);
+        assert!(CpuTimes::parse("intr 1 2 3\n").is_err());
+        assert!(CpuTimes::parse("cpu  1 2\n").is_err());
+    }
 
     #[test]
     fn percentiles_and_histogram() {

@@ -86,6 +86,7 @@ fn sample_json(s: &Sample) -> Value {
             "wake_p999_us": r.wake_p999_us,
             "wake_max_us": r.wake_max_us,
             "request_p99_us": r.req_p99_us,
+            "cpu_busy_pct": r.busy_pct,
             "wake_histogram": r.wake_hist,
         })).collect::<Vec<_>>(),
         "attach_ms": num(s.attach_log_ms),

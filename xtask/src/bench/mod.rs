@@ -462,7 +462,7 @@ mod tests {
              bg_compile_ms=3000 bg_ms=8000 render_cpu_us=2100 secs=4.0\nframes-rc {sched} {run} | 0\n\
              requests {sched} {run} | load_pct=50 think_us=3000 work_us=1000 requests=900 \
              rps={rps} wake_p50_us=30 wake_p99_us=4000 wake_p999_us=8000 wake_max_us=9000 \
-             req_p50_us=1100 req_p99_us=6000 secs=2.0 hist=20:500,40:399,8000:1\n\
+             req_p50_us=1100 req_p99_us=6000 busy_pct=48.5 secs=2.0 hist=20:500,40:399,8000:1\n\
              requests-rc {sched} {run} | load_pct=50 rc=0\n\
              requests {sched} {run} | vmtool requests: spawning a worker: EAGAIN\n\
              requests-rc {sched} {run} | load_pct=100 rc=1\n"
@@ -503,7 +503,7 @@ mod tests {
                 let ok = block.replace(
                     "vmtool requests: spawning a worker: EAGAIN",
                     "load_pct=100 rps=1.0 wake_p50_us=1 wake_p99_us=2 wake_p999_us=3 \
-                     wake_max_us=4 req_p99_us=5 hist=2:10",
+                     wake_max_us=4 req_p99_us=5 busy_pct=10 hist=2:10",
                 );
                 text.push_str(&ok.replace("load_pct=100 rc=1", "load_pct=100 rc=0"));
                 text.push_str(&format!("end {sched} {run} | rc=0\n"));

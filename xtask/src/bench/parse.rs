@@ -246,6 +246,8 @@ pub(super) struct Requests {
     pub(super) wake_p999_us: f64,
     pub(super) wake_max_us: f64,
     pub(super) req_p99_us: f64,
+    /// The share of the machine's CPU time that was busy, in %.
+    pub(super) busy_pct: f64,
     /// Wakeup latencies: (upper bound of the bin in µs, samples), ascending.
     pub(super) wake_hist: Vec<(u64, u64)>,
 }
@@ -274,6 +276,7 @@ pub(super) fn parse_requests(text: &str) -> Result<Requests> {
         wake_p999_us: number(&kv, "wake_p999_us")?,
         wake_max_us: number(&kv, "wake_max_us")?,
         req_p99_us: number(&kv, "req_p99_us")?,
+        busy_pct: number(&kv, "busy_pct")?,
         wake_hist,
     })
 }

@@ -76,15 +76,18 @@ pub(super) enum ReqStat {
     WakeP999,
     ReqP99,
     Rps,
+    /// The share of the machine's CPU time that was busy while it ran.
+    Busy,
 }
 
 impl ReqStat {
-    pub(super) const ALL: [ReqStat; 5] = [
+    pub(super) const ALL: [ReqStat; 6] = [
         ReqStat::WakeP50,
         ReqStat::WakeP99,
         ReqStat::WakeP999,
         ReqStat::ReqP99,
         ReqStat::Rps,
+        ReqStat::Busy,
     ];
 
     fn key(self) -> &'static str {
@@ -94,6 +97,7 @@ impl ReqStat {
             ReqStat::WakeP999 => "wake_p999_us",
             ReqStat::ReqP99 => "request_p99_us",
             ReqStat::Rps => "rps",
+            ReqStat::Busy => "cpu_busy_pct",
         }
     }
 
@@ -104,6 +108,7 @@ impl ReqStat {
             ReqStat::WakeP999 => "wake p99.9 us",
             ReqStat::ReqP99 => "request p99 us",
             ReqStat::Rps => "requests/s",
+            ReqStat::Busy => "CPU busy %",
         }
     }
 
@@ -114,6 +119,7 @@ impl ReqStat {
             ReqStat::WakeP999 => r.wake_p999_us,
             ReqStat::ReqP99 => r.req_p99_us,
             ReqStat::Rps => r.rps,
+            ReqStat::Busy => r.busy_pct,
         }
     }
 }
@@ -203,7 +209,11 @@ impl Metric {
     pub(super) fn has_ratio(self) -> bool {
         !matches!(
             self,
-            Metric::SchedCpu | Metric::Rss | Metric::AttachLog | Metric::AttachSeen
+            Metric::SchedCpu
+                | Metric::Rss
+                | Metric::AttachLog
+                | Metric::AttachSeen
+                | Metric::Req(_, ReqStat::Busy)
         )
     }
 
