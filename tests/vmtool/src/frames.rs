@@ -8,7 +8,12 @@
 //! The background: one CPU hog per CPU, and as many "compilers", each forking short-lived
 //! children that do a fixed piece of work and exit. All work is calibrated steps, so every
 //! scheduler is asked for the same work; `render_cpu_us` reports the CPU time the render
-//! thread's own part of a frame really took, to check the calibration under load.
+//! thread's own part of a frame really took, to check the calibration under load. Where a
+//! frame's time went: `start_*` from the tick until the render thread ran, `work_wall_*` its own
+//! part in wall time (its CPU time plus the time it was preempted), `helper_wait_*` waiting for
+//! the helper after that; of which `helper_start_*` is from the post until the helper ran and
+//! `render_wake_*` (frames where the render thread had to sleep) from the helper's answer until
+//! the render thread ran again.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -19,12 +24,23 @@ use crate::work::{fork_child, reap, sleep_until, work_us, Latencies, Opts, Share
 const HOG_MS: usize = 0;
 const COMPILE_MS: usize = 1;
 
-/// The helper's job board: jobs posted and jobs done.
+/// The helper's job board: jobs posted and jobs done, and when.
 #[derive(Default)]
 struct Board {
     posted: u64,
+    posted_at: Option<Instant>,
     done: u64,
+    /// When the helper started and finished the last job it did.
+    started_at: Option<Instant>,
+    done_at: Option<Instant>,
     quit: bool,
+}
+
+/// When a helper job was posted, started and done.
+struct JobTimes {
+    posted: Instant,
+    started: Instant,
+    done: Instant,
 }
 
 struct Helper {
@@ -40,16 +56,24 @@ impl Helper {
     fn post(&self) -> Result<u64, &'static str> {
         let mut b = self.board.lock().map_err(|_| POISONED)?;
         b.posted += 1;
+        b.posted_at = Some(Instant::now());
         self.job.notify_one();
         Ok(b.posted)
     }
 
-    fn wait_done(&self, job: u64) -> Result<(), &'static str> {
+    fn wait_done(&self, job: u64) -> Result<JobTimes, &'static str> {
         let mut b = self.board.lock().map_err(|_| POISONED)?;
         while b.done < job {
             b = self.finished.wait(b).map_err(|_| POISONED)?;
         }
-        Ok(())
+        match (b.posted_at, b.started_at, b.done_at) {
+            (Some(posted), Some(started), Some(done)) => Ok(JobTimes {
+                posted,
+                started,
+                done,
+            }),
+            _ => Err("a helper job without its times"),
+        }
     }
 }
 
@@ -66,9 +90,13 @@ fn helper_loop(h: &Helper, us: u64, rate: f64) {
         }
         seen = b.posted;
         drop(b);
+        let started = Instant::now();
         work_us(us, rate);
+        let done = Instant::now();
         let Ok(mut b) = h.board.lock() else { return };
         b.done = seen;
+        b.started_at = Some(started);
+        b.done_at = Some(done);
         h.finished.notify_one();
     }
 }
@@ -191,9 +219,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut k = 0u64;
     let mut failed = None;
     let mut render_cpu = Duration::ZERO;
+    let mut start = Latencies::with_capacity(ticks as usize);
+    let mut work_wall = Latencies::with_capacity(ticks as usize);
+    let mut helper_wait = Latencies::with_capacity(ticks as usize);
+    let mut helper_start = Latencies::with_capacity(ticks as usize);
+    let mut render_wake = Latencies::with_capacity(ticks as usize);
     while k < ticks {
         let tick = t0 + period * k as u32;
         sleep_until(tick);
+        let woke = Instant::now();
+        start.push(woke.saturating_duration_since(tick));
         let posted = match helper.post() {
             Ok(n) => n,
             Err(e) => {
@@ -204,11 +239,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let cpu0 = thread_cpu();
         work_us(work - helper_us, rate);
         render_cpu += thread_cpu().saturating_sub(cpu0);
-        if let Err(e) = helper.wait_done(posted) {
-            failed = Some(e);
-            break;
-        }
+        let worked = Instant::now();
+        work_wall.push(worked - woke);
+        let job = match helper.wait_done(posted) {
+            Ok(job) => job,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
         let done = Instant::now();
+        helper_wait.push(done - worked);
+        helper_start.push(job.started.saturating_duration_since(job.posted));
+        if job.done > worked {
+            // The render thread slept until the helper was done: how long its wakeup took.
+            render_wake.push(done.saturating_duration_since(job.done));
+        }
         let deadline = tick + period;
         lateness.push(done.saturating_duration_since(deadline));
         if done <= deadline {
@@ -236,17 +282,34 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let frames = lateness.len() as u64;
     let late = frames - on_time;
     lateness.sort();
+    start.sort();
+    work_wall.sort();
+    helper_wait.sort();
+    helper_start.sort();
+    render_wake.sort();
     let (hog, compile) = (bg1.0 - bg0.0, bg1.1 - bg0.1);
     println!(
         "ticks={ticks} frames={frames} on_time={on_time} late={late} missed={} \
          missed_pct={:.2} late_p99_us={} late_max_us={} bg_hog_ms={hog} bg_compile_ms={compile} \
-         bg_ms={} render_cpu_us={} secs={:.2}",
+         bg_ms={} render_cpu_us={} start_p50_us={} start_p99_us={} work_wall_p50_us={} \
+         work_wall_p99_us={} helper_wait_p50_us={} helper_wait_p99_us={} helper_start_p50_us={} \
+         helper_start_p99_us={} render_wake_p50_us={} render_wake_p99_us={} secs={:.2}",
         ticks - on_time,
         (ticks - on_time) as f64 * 100.0 / ticks as f64,
         lateness.pct(99.0),
         lateness.max(),
         hog + compile,
         render_cpu.as_micros() as u64 / frames.max(1),
+        start.pct(50.0),
+        start.pct(99.0),
+        work_wall.pct(50.0),
+        work_wall.pct(99.0),
+        helper_wait.pct(50.0),
+        helper_wait.pct(99.0),
+        helper_start.pct(50.0),
+        helper_start.pct(99.0),
+        render_wake.pct(50.0),
+        render_wake.pct(99.0),
         elapsed.as_secs_f64()
     );
     Ok(())
