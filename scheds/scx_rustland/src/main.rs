@@ -121,7 +121,14 @@ impl Deadline {
         // adds the (weighted) time it ran since it last slept: short sleepers go first. A task
         // that was runnable all along is ordered by its vruntime alone, so CPU shares follow
         // the weights exactly.
-        let (vtime, deadline) = if task.enq_flags & SCX_ENQ_WAKEUP != 0 {
+        //
+        // A task that never ran under this scheduler (a new child, or one that was there before
+        // it attached) starts at the clock: the kernel gives it a vruntime of 0, which would put
+        // every child of a fork-heavy build ahead of every task that has run, for its whole
+        // life.
+        let (vtime, deadline) = if task.sum_runtime == 0 {
+            (self.vclock, self.vclock)
+        } else if task.enq_flags & SCX_ENQ_WAKEUP != 0 {
             let vtime = task.vtime.max(self.vclock.saturating_sub(self.slice_ns));
             let credit = task.exec_runtime.min(RUNTIME_CREDIT_SLICES * self.slice_ns);
             (vtime, vtime.saturating_add(weighted(credit, task.weight)))
@@ -277,6 +284,16 @@ mod tests {
             vtime,
             exec_runtime,
             weight,
+            // Has run before: a task that never ran starts at the clock.
+            sum_runtime: 1,
+            ..Default::default()
+        }
+    }
+
+    fn new_child(pid: i32) -> QueuedTask {
+        QueuedTask {
+            pid,
+            weight: 100,
             ..Default::default()
         }
     }
@@ -324,6 +341,20 @@ mod tests {
         p.enqueue(task(2, 5, 0, 100));
         let Reverse(w) = p.queue.pop().expect("queued");
         assert_eq!(w.vtime, 5);
+    }
+
+    #[test]
+    fn a_new_task_starts_at_the_clock_not_ahead_of_everyone() {
+        let mut p = Deadline::new(20_000_000, 1_000_000);
+        p.vclock = 1_000_000_000;
+        // A task that has run, 10 ms behind the clock and still runnable.
+        p.enqueue(task(1, 990_000_000, 0, 100));
+        // A freshly forked child: the kernel's vruntime of 0, and it never ran.
+        p.enqueue(new_child(2));
+        assert_eq!(order(&mut p), vec![1, 2]);
+        p.enqueue(new_child(3));
+        let Reverse(w) = p.queue.pop().expect("queued");
+        assert_eq!(w.vtime, 1_000_000_000);
     }
 
     #[test]
