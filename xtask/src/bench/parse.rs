@@ -216,7 +216,8 @@ pub(super) struct Frames {
     pub(super) render_cpu_us: Option<f64>,
 }
 
-fn number(kv: &BTreeMap<&str, &str>, key: &str) -> Result<f64> {
+/// The finite number a `key=value` word gives `key`.
+pub(super) fn number(kv: &BTreeMap<&str, &str>, key: &str) -> Result<f64> {
     kv.get(key)
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|v| v.is_finite())

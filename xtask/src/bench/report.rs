@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::parse::{
-    key_values, parse_frames, parse_hackbench, parse_histogram, parse_requests, parse_stress_ng,
-    Frames, Histogram, Percentile, Records, Requests, StressMetrics,
+    key_values, number, parse_frames, parse_hackbench, parse_histogram, parse_requests,
+    parse_stress_ng, Frames, Histogram, Percentile, Records, Requests, StressMetrics,
 };
 use super::EEVDF;
 
@@ -346,7 +346,7 @@ impl Report {
             let first_kv = |tool: &str, key: &str| -> Option<f64> {
                 get(tool)
                     .iter()
-                    .find_map(|t| key_values(t).get(key).and_then(|v| v.parse::<f64>().ok()))
+                    .find_map(|t| number(&key_values(t), key).ok())
             };
             let rc_of =
                 |tool: &str| -> Option<String> { get(tool).first().map(|t| t.trim().to_string()) };
