@@ -414,8 +414,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	qt = bpf_ringbuf_reserve(&queued, sizeof(*qt), 0);
 	if (!qt) {
 		leave_user(tctx);
-		tctx->shared_ts = scx_now();
-		scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		to_shared(p, enq_flags);
 		__sync_fetch_and_add(&nr_fallbacks, 1);
 		return;
 	}
