@@ -27,7 +27,8 @@ ok "binaries in /usr/sbin, /etc/default/scx a conffile"
 mark
 systemctl enable --now scx || { show_journal; fail "systemctl enable --now scx failed"; }
 expect_eq "$(prop ActiveState)" active "ActiveState after enable --now"
-expect_eq "$(sx_ops)" scx_rustland "scheduler of the shipped configuration"
+shipped=$(sed -n 's/^SCX_SCHEDULER=//p' /etc/default/scx)
+expect_eq "$(sx_ops)" "$shipped" "scheduler of the shipped configuration"
 
 page=$(man -w scx-loader) || fail "man -w scx-loader finds no page"
 ok "man -w scx-loader: $page"
@@ -56,7 +57,7 @@ expect_eq "$(dpkg-query -W -f '${Version}' scx)" "$(dpkg-deb -f "$new" Version)"
 grep -qx 'SCX_FLAGS="--slice-us 10000"' /etc/default/scx || fail "the upgrade lost the edit of /etc/default/scx"
 [ -f /etc/default/scx.dpkg-dist ] || fail "the new default configuration was not kept beside it"
 ok "the edit survived the upgrade (new default in /etc/default/scx.dpkg-dist)"
-wait_attached scx_rustland 20 > /dev/null || fail "no scheduler after the upgrade"
+wait_attached "$shipped" 20 > /dev/null || fail "no scheduler after the upgrade"
 expect_eq "$(prop ActiveState)" active "ActiveState after the upgrade"
 [ "$(prop MainPID)" != "$pid" ] || fail "the service was not restarted by the upgrade (MainPID $pid)"
 ok "the running service was restarted onto the new binaries"
