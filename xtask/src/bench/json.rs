@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 
-use super::parse::Percentile;
+use super::parse::{Percentile, FRAME_BREAKDOWN};
 use super::report::{Metric, Report, Sample};
 use super::{BenchArgs, EEVDF};
 use crate::vm;
@@ -77,6 +77,11 @@ fn sample_json(s: &Sample) -> Value {
             "late_max_us": f.late_max_us,
             "background_work_ms": f.background_ms,
             "render_cpu_us": num(f.render_cpu_us),
+            "breakdown_us": FRAME_BREAKDOWN
+                .iter()
+                .zip(f.breakdown_us)
+                .map(|(key, v)| (key.to_string(), num(v)))
+                .collect::<Map<String, Value>>(),
         })),
         "requests": s.requests.iter().map(|r| json!({
             "load_pct": r.load_pct,

@@ -459,7 +459,8 @@ mod tests {
         format!(
             "frames {sched} {run} | ticks=240 frames=230 on_time=220 late=10 missed=20 \
              missed_pct={missed} late_p99_us=9000 late_max_us=20000 bg_hog_ms=5000 \
-             bg_compile_ms=3000 bg_ms=8000 render_cpu_us=2100 secs=4.0\nframes-rc {sched} {run} | 0\n\
+             bg_compile_ms=3000 bg_ms=8000 render_cpu_us=2100 start_p50_us=1800 \
+             helper_wait_p99_us=900 secs=4.0\nframes-rc {sched} {run} | 0\n\
              requests {sched} {run} | load_pct=50 think_us=3000 work_us=1000 requests=900 \
              rps={rps} wake_p50_us=30 wake_p99_us=4000 wake_p999_us=8000 wake_max_us=9000 \
              req_p50_us=1100 req_p99_us=6000 busy_pct=48.5 secs=2.0 hist=20:500,40:399,8000:1\n\
@@ -479,6 +480,10 @@ mod tests {
         assert_eq!(a.frames.unwrap().missed_pct, 5.0);
         assert_eq!(a.frames.unwrap().background_ms, 8000.0);
         assert_eq!(a.frames.unwrap().render_cpu_us, Some(2100.0));
+        let breakdown = a.frames.unwrap().breakdown_us;
+        assert_eq!(breakdown[0], Some(1800.0), "start_p50_us");
+        assert_eq!(breakdown[5], Some(900.0), "helper_wait_p99_us");
+        assert_eq!(breakdown[1], None, "start_p99_us was not printed");
         let req = a.requests_at(50).unwrap();
         assert_eq!(req.wake_hist, vec![(20, 500), (40, 399), (8000, 1)]);
         assert_eq!(req.req_p99_us, 6000.0);

@@ -214,7 +214,23 @@ pub(super) struct Frames {
     pub(super) background_ms: f64,
     /// CPU time the render thread's own part of a frame took (the sizing check).
     pub(super) render_cpu_us: Option<f64>,
+    /// Where a frame's time went, in [`FRAME_BREAKDOWN`] order.
+    pub(super) breakdown_us: [Option<f64>; FRAME_BREAKDOWN.len()],
 }
+
+/// The figures of `vmtool frames` that say where a frame's time went (µs).
+pub(super) const FRAME_BREAKDOWN: [&str; 10] = [
+    "start_p50_us",
+    "start_p99_us",
+    "work_wall_p50_us",
+    "work_wall_p99_us",
+    "helper_wait_p50_us",
+    "helper_wait_p99_us",
+    "helper_start_p50_us",
+    "helper_start_p99_us",
+    "render_wake_p50_us",
+    "render_wake_p99_us",
+];
 
 /// The finite number a `key=value` word gives `key`.
 pub(super) fn number(kv: &BTreeMap<&str, &str>, key: &str) -> Result<f64> {
@@ -234,6 +250,7 @@ pub(super) fn parse_frames(text: &str) -> Result<Frames> {
         late_max_us: number(&kv, "late_max_us")?,
         background_ms: number(&kv, "bg_ms")?,
         render_cpu_us: number(&kv, "render_cpu_us").ok(),
+        breakdown_us: FRAME_BREAKDOWN.map(|key| number(&kv, key).ok()),
     })
 }
 
