@@ -3,14 +3,14 @@
 //!
 //! Policy:
 //! - each task carries a weighted virtual runtime (time run × 100 / weight, so a nice 10 task's
-//!   clock runs ~10× faster than a nice 0 one's); a task that slept may be at most one maximum
-//!   slice behind the scheduler's clock, so a long sleep buys a bounded head start, not a
-//!   monopoly;
-//! - tasks wait ordered by deadline: a waking task's is its vruntime plus the (weighted) time it
-//!   ran in the burst that ended in its sleep, capped at [`RUNTIME_CREDIT_SLICES`] slice, so
-//!   tasks that sleep after short bursts (interactive, I/O bound) come first; a task that stayed
-//!   runnable (a CPU hog at the end of its slice) is ordered by vruntime alone, so hogs share
-//!   CPUs by weight; a task that waited [`MAX_WAIT_SLICES`] maximum slices goes first;
+//!   clock runs ~10× faster than a nice 0 one's); a task may be at most one maximum slice behind
+//!   the scheduler's clock, so a long sleep (or a CPU shared with this scheduler) buys a bounded
+//!   head start, not a monopoly;
+//! - tasks wait ordered by deadline: its vruntime plus the (weighted) time it ran in its current
+//!   burst, capped at [`RUNTIME_CREDIT_SLICES`] slice (for a wakeup, the burst that ended in its
+//!   sleep), so tasks that sleep after short bursts (interactive, I/O bound) come first and a
+//!   CPU hog at the end of its slice goes behind them; hogs all carry the same capped term, so
+//!   they share CPUs by weight; a task that waited [`MAX_WAIT_SLICES`] maximum slices goes first;
 //! - a wakeup that finds an idle CPU runs there at once, decided in BPF (previous CPU, then an
 //!   idle core, then any idle CPU); everything else comes here;
 //! - only about one task per CPU is handed out at a time, so a later task with an earlier
@@ -117,10 +117,15 @@ impl Deadline {
 
     /// Puts a task in line.
     fn enqueue(&mut self, task: QueuedTask) {
-        // A task waking from sleep may be at most one slice behind the clock, and its deadline
-        // adds the (weighted) time it ran since it last slept: short sleepers go first. A task
-        // that was runnable all along is ordered by its vruntime alone, so CPU shares follow
-        // the weights exactly.
+        // A task may be at most one slice behind the clock, and its deadline adds the
+        // (weighted) time it ran in its current burst, capped at a slice: for a wakeup, the
+        // burst that ended in its sleep; for a task that stayed runnable, what it ran since it
+        // last woke. Short sleepers go first, and a CPU hog at the end of its slice goes behind
+        // a waking task: hogs compared with each other all carry the same capped term, so
+        // their CPU shares still follow their vruntimes, and so their weights. Without the
+        // bound and the term, a hog that fell behind the clock (it shared its CPU with this
+        // scheduler) went ahead of every wakeup, and a periodic task waited behind it for up to
+        // MAX_WAIT_SLICES slices.
         //
         // A task that never ran under this scheduler (a new child, or one that was there before
         // it attached) starts at the clock: the kernel gives it a vruntime of 0, which would put
@@ -128,12 +133,10 @@ impl Deadline {
         // life.
         let (vtime, deadline) = if task.sum_runtime == 0 {
             (self.vclock, self.vclock)
-        } else if task.enq_flags & SCX_ENQ_WAKEUP != 0 {
+        } else {
             let vtime = task.vtime.max(self.vclock.saturating_sub(self.slice_ns));
             let credit = task.exec_runtime.min(RUNTIME_CREDIT_SLICES * self.slice_ns);
             (vtime, vtime.saturating_add(weighted(credit, task.weight)))
-        } else {
-            (task.vtime, task.vtime)
         };
         self.order += 1;
         self.queue.push(Reverse(Waiting {
@@ -337,10 +340,24 @@ mod tests {
         p.enqueue(sleeper);
         let Reverse(w) = p.queue.pop().expect("queued");
         assert_eq!(w.vtime, 1_000_000_000 - 20_000_000);
-        // A task that never slept keeps its own vruntime.
+        // So may a task that stayed runnable, while one within the bound keeps its own.
         p.enqueue(task(2, 5, 0, 100));
         let Reverse(w) = p.queue.pop().expect("queued");
-        assert_eq!(w.vtime, 5);
+        assert_eq!(w.vtime, 1_000_000_000 - 20_000_000);
+        p.enqueue(task(3, 990_000_000, 0, 100));
+        let Reverse(w) = p.queue.pop().expect("queued");
+        assert_eq!(w.vtime, 990_000_000);
+    }
+
+    #[test]
+    fn a_periodic_wakeup_goes_before_a_hog_that_fell_behind_the_clock() {
+        let mut p = Deadline::new(20_000_000, 1_000_000);
+        p.vclock = 1_000_000_000;
+        // A hog that shared its CPU with the scheduler: 300 ms behind, ran 3 s since it woke.
+        p.enqueue(task(1, 700_000_000, 3_000_000_000, 100));
+        // A periodic task that slept long after a 50 us burst.
+        p.enqueue(wakeup(task(2, 0, 50_000, 100)));
+        assert_eq!(order(&mut p), vec![2, 1]);
     }
 
     #[test]
