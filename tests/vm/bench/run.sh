@@ -44,17 +44,12 @@ else
     FR_SECS=10
     RQ_SECS=5
 fi
-RQ_LOADS="50 100"
-# The think time of each requests load level (1 ms of work per request, 2 workers per message
+# The requests load levels, LOAD:THINK_US (1 ms of work per request, 2 workers per message
 # thread, a message thread per CPU). Sized under EEVDF by the CPU busy share the workload
 # reports: 3 ms keeps about half of the CPUs busy, none keeps them all busy (with a think time
 # of 1 ms, nominally 100 %, the waits of the closed loop left them about 60 % busy).
-think_us() {
-    case $1 in
-        50) echo 3000 ;;
-        100) echo 0 ;;
-    esac
-}
+RQ_LEVELS="50:3000 100:0"
+RQ_LOADS=$(for _l in $RQ_LEVELS; do printf '%s ' "${_l%%:*}"; done)
 # Latencies up to 500 ms get a bin of their own; beyond, only the maximum is known. The file has
 # a line per bin: writing 100000 of them takes cyclictest about 0.3 s under TCG.
 CY_HIST_MAX=500000
@@ -202,9 +197,10 @@ workloads() {
     ejected "$_s" "$_r" frames && return 1
     [ "$_rc" = 0 ] || return 1
 
-    for _load in $RQ_LOADS; do
+    for _level in $RQ_LEVELS; do
+        _load=${_level%%:*}
         vmtool requests --rate "$RATE" --secs "$RQ_SECS" --load-pct "$_load" \
-            --think-us "$(think_us "$_load")" > /tmp/requests.out 2>&1
+            --think-us "${_level#*:}" > /tmp/requests.out 2>&1
         _rc=$?
         _line=$(tail -n 1 /tmp/requests.out)
         rec_quiet requests "$_s" "$_r" "$_line"
@@ -285,7 +281,7 @@ rec meta - 0 "latency=cyclictest -t1 -i $CY_INTERVAL -l $CY_LOOPS -q -h $CY_HIST
 rec meta - 0 "hist_max_us=$CY_HIST_MAX"
 rec meta - 0 "loops=$CY_LOOPS"
 rec meta - 0 "frames=vmtool frames --secs $FR_SECS: 2 ms of calibrated work per 16.7 ms frame (0.5 ms on a helper thread), $NCPU CPU hogs and $NCPU forking compilers"
-rec meta - 0 "requests=vmtool requests --secs $RQ_SECS --load-pct {$(echo $RQ_LOADS | tr ' ' ,)} (think 3 ms at 50, none at 100): $NCPU message threads with 2 workers each, 1 ms of work per request"
+rec meta - 0 "requests=vmtool requests --secs $RQ_SECS --load-pct LOAD --think-us US, LOAD:US in {$(echo $RQ_LEVELS | tr ' ' ,)}: $NCPU message threads with 2 workers each, 1 ms of work per request"
 rec meta - 0 "request_loads=$(echo $RQ_LOADS | tr ' ' ,)"
 
 if [ -z "$SCHEDS" ]; then

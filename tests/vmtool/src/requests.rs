@@ -8,8 +8,9 @@
 //! work would keep `--load-pct` of the CPUs busy; `--think-us` sets it directly. The loop is
 //! closed, so a scheduler that serves requests sooner also serves more of them, and waits
 //! lengthen every round: under TCG the default think time for 100 % kept the CPUs only about
-//! 60 % busy, so the benchmark sets its levels' think times itself. `busy_pct` is the share of the machine's CPU time that
-//! was busy meanwhile (the workload, the scheduler and everything else): the load it really put.
+//! 60 % busy, so the benchmark sets its levels' think times itself. `busy_pct` is the share of
+//! the machine's CPU time that was busy meanwhile (the workload, the scheduler and everything
+//! else): the load it really put.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
