@@ -87,6 +87,9 @@ const PLAIN_SCENARIO: &str = "nosched";
 
 /// The cached, packed user space of `userland` (`debootstrap`, stripped, cpio + zstd).
 pub(crate) fn ensure_base(userland: Userland) -> Result<PathBuf> {
+    // Guests of the suite start from several threads at once: one debootstrap per release.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let suite = userland.suite();
     let dir = util::cache_dir()?.join("sysguest");
     let packed = dir.join(format!("{suite}-minbase-{BASE_REVISION}.cpio.zst"));
@@ -403,7 +406,10 @@ pub fn run(opts: &Options) -> Result<Vec<Check>> {
     }
     let logs = vm::target_dir()?.join("vm-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let work = std::env::temp_dir().join(format!("scx-sysvm-{}", std::process::id()));
+    // One directory per call: calls may run at once, from several threads.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let work = std::env::temp_dir().join(format!("scx-sysvm-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     // One guest per kernel, side by side: each single-threaded TCG guest takes one host core.
     let one = |kernel: &Kernel| -> Result<Vec<Check>> {
