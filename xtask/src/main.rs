@@ -10,6 +10,7 @@ mod kernel;
 mod man;
 mod new;
 mod pkgguest;
+mod pool;
 mod progress;
 mod qemu;
 mod registry;

@@ -9,9 +9,11 @@ use anyhow::Result;
 
 use crate::host;
 use crate::kernel::{self, Fetch};
+use crate::pool::{self, Task};
 use crate::progress;
-use crate::qemu;
 use crate::scenario::{self, Check};
+use crate::sysguest::{self, Userland};
+use crate::torture::{self, TortureArgs};
 use crate::util;
 use crate::vm;
 
@@ -42,42 +44,6 @@ fn step(checks: &mut Vec<Check>, name: &str, f: impl FnOnce() -> Result<()>) -> 
         detail,
     });
     passed
-}
-
-/// An independent guest run for [`side_by_side`]: its name, and the run returning its checks.
-type Job<'a> = (String, qemu::Job<'a, Vec<Check>>);
-
-/// Runs independent guest runs at once ([`qemu::side_by_side`]); one that fails outright
-/// becomes one failed check under its name.
-fn side_by_side(checks: &mut Vec<Check>, jobs: Vec<Job<'_>>) {
-    let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
-    let timed: Vec<qemu::Job<Vec<Check>>> = jobs
-        .into_iter()
-        .map(|(_, job)| {
-            // A failure says how long the run took before it failed.
-            let timed: qemu::Job<Vec<Check>> = Box::new(move || {
-                let start = Instant::now();
-                job().map_err(|e| anyhow::anyhow!("{e:#} ({:.1} s)", start.elapsed().as_secs_f64()))
-            });
-            timed
-        })
-        .collect();
-    // The group is one step: its output (both guests' consoles) goes to one log.
-    let results =
-        progress::step(&names.join(" | "), || Ok(qemu::side_by_side(timed))).unwrap_or_default();
-    for (name, result) in names.into_iter().zip(results) {
-        match result {
-            Ok(run_checks) => checks.extend(run_checks),
-            Err(err) => {
-                eprintln!("xtask: {name}: {err:#}");
-                checks.push(Check {
-                    name,
-                    passed: false,
-                    detail: format!("{err:#}"),
-                });
-            }
-        }
-    }
 }
 
 /// Runs `f` as a check named `name` that says how long it took, with its result.
@@ -160,222 +126,235 @@ pub fn command(opts: &Options) -> Result<usize> {
             Ok(())
         });
     }
-    if have_kernels {
-        // Scenarios that need another vCPU count get boots of their own.
-        let mut groups: Vec<(u32, Vec<String>)> = Vec::new();
-        for name in vm::list_scenarios()? {
-            let smp = vm::scenario_smp(&name)?.unwrap_or(2);
-            match groups.iter_mut().find(|(n, _)| *n == smp) {
-                Some((_, names)) => names.push(name),
-                None => groups.push((smp, vec![name])),
-            }
-        }
-        for (i, (smp, scenarios)) in groups.into_iter().enumerate() {
-            let vm_opts = vm::Options {
-                kernel: if opts.quick {
-                    kernel::SUITES[0].to_string()
-                } else {
-                    "all".to_string()
-                },
-                smp,
-                tcg: opts.tcg,
-                mem_mb: 1024,
-                timeout_secs: opts.timeout_secs,
-                build: i == 0,
-                fetch: Fetch::Offline,
-                scenarios,
-            };
-            let mut vm_checks = Vec::new();
-            // The kernels' guests are independent: one per host core, side by side.
-            let vm_ok = step(&mut checks, &format!("VM run ({smp} vCPUs)"), || {
-                vm_checks = vm::run_parallel(&vm_opts)?;
-                Ok(())
-            });
-            if vm_ok {
-                // The VM run itself is represented by its scenarios.
-                checks.pop();
-            }
-            checks.extend(vm_checks);
-        }
-        // Every scheduler under stress-ng's scheduler stressors and mixed loads, both kernels
-        // side by side: a scheduler the kernel ejects fails here.
-        let mut torture_checks = Vec::new();
-        if step(&mut checks, "cargo xtask torture", || {
-            let args = crate::torture::TortureArgs::for_test(opts.tcg, opts.quick);
-            torture_checks = crate::torture::run_checks(&args)?;
-            Ok(())
-        }) {
-            checks.pop();
-        }
-        checks.extend(torture_checks);
-        let sys_opts = crate::sysguest::Options {
-            userland: crate::sysguest::Userland::Bookworm,
-            kernel: if opts.quick {
-                kernel::SUITES[0].to_string()
-            } else {
-                "all".to_string()
-            },
-            tcg: opts.tcg,
-            smp: 2,
-            mem_mb: 1024,
-            timeout_secs: opts.timeout_secs,
-            build: false,
-            fetch: Fetch::Offline,
-            scenarios: Vec::new(),
-        };
-        let mut sys_checks = Vec::new();
-        let name = format!("systemd guest run ({})", sys_opts.kernel);
-        if step(&mut checks, &name, || {
-            sys_checks = crate::sysguest::run(&sys_opts)?;
-            Ok(())
-        }) {
-            checks.pop();
-        }
-        checks.extend(sys_checks);
-        if !opts.quick {
-            // `cargo test --workspace` ran the package's unit tests on this tree above.
-            let deb_tests = if checks
-                .iter()
-                .any(|c| c.name == "cargo test --workspace" && c.passed)
-            {
-                crate::deb::UnitTests::Skip
-            } else {
-                crate::deb::UnitTests::Run
-            };
-            // Side by side: the package build (cargo, then lintian), and the snap's packing
-            // followed by Debian 12's own kernel, which has no sched_ext (the unit must be
-            // skipped cleanly): one guest beside a build that does not keep both cores busy.
-            let plain_opts = crate::sysguest::Options {
-                kernel: kernel::PLAIN.to_string(),
-                ..sys_opts
-            };
-            let deb: Mutex<Option<PathBuf>> = Mutex::new(None);
-            let snap: Mutex<Option<PathBuf>> = Mutex::new(None);
-            let deb_name = "cargo xtask deb (offline build from the .dsc, lintian)".to_string();
-            let snap_name = "cargo xtask snap (pack and check)".to_string();
-            side_by_side(
-                &mut checks,
-                vec![
-                    (
-                        deb_name.clone(),
-                        Box::new(|| {
-                            let built = timed(deb_name, || crate::deb::command(deb_tests))?;
-                            *lock(&deb) = Some(built.0);
-                            Ok(vec![built.1])
-                        }),
-                    ),
-                    (
-                        format!("{snap_name}, systemd guest run ({})", plain_opts.kernel),
-                        Box::new(|| {
-                            let mut run_checks = Vec::new();
-                            match timed(snap_name.clone(), crate::snap::command) {
-                                Ok((packed, check)) => {
-                                    *lock(&snap) = Some(packed);
-                                    run_checks.push(check);
-                                }
-                                Err(err) => run_checks.push(Check {
-                                    name: snap_name,
-                                    passed: false,
-                                    detail: format!("{err:#}"),
-                                }),
-                            }
-                            run_checks.extend(crate::sysguest::run(&plain_opts)?);
-                            Ok(run_checks)
-                        }),
-                    ),
-                ],
-            );
-            let deb = lock(&deb).take();
-            let snap = lock(&snap).take();
-            // The package's behaviour does not depend on the kernel: each Debian release gets
-            // one boot, on different kernels, side by side; the trixie guest also runs the
-            // snap's scenarios, after the package's.
-            let upgrade = deb.as_ref().map(|deb| {
-                progress::step("the .deb's upgrade variant (version -2)", || {
-                    crate::deb::upgrade_variant(deb)
-                })
-            });
-            let debs: Option<Vec<PathBuf>> = match (&deb, upgrade) {
-                (Some(deb), Some(Ok(upgrade))) => Some(vec![deb.clone(), upgrade]),
-                (_, Some(Err(err))) => {
-                    checks.push(Check {
-                        name: "the .deb's upgrade variant (version -2)".to_string(),
-                        passed: false,
-                        detail: format!("{err:#}"),
-                    });
-                    None
-                }
-                _ => None,
-            };
-            let jobs: Vec<Job> = crate::sysguest::Userland::ALL
-                .into_iter()
-                .zip(kernel::SUITES.iter())
-                .filter_map(|(userland, suite)| {
-                    let snap = match userland {
-                        crate::sysguest::Userland::Trixie => snap.as_deref(),
-                        crate::sysguest::Userland::Bookworm => None,
-                    };
-                    let debs = debs.as_deref().unwrap_or_default();
-                    if debs.is_empty() && snap.is_none() {
-                        return None;
-                    }
-                    let name = match snap {
-                        Some(_) => format!("package and snap install test ({})", userland.suite()),
-                        None => format!("package install test ({})", userland.suite()),
-                    };
-                    let job: Job = (
-                        name,
-                        Box::new(move || {
-                            let pkg_opts = crate::pkgguest::package_options(
-                                suite.to_string(),
-                                userland,
-                                opts.tcg,
-                                300,
-                                Fetch::Offline,
-                            );
-                            let payload = crate::pkgguest::Payload { debs, snap };
-                            crate::pkgguest::run_package(&pkg_opts, payload)
-                        }),
-                    );
-                    Some(job)
-                })
-                .collect();
-            side_by_side(&mut checks, jobs);
-            // Side by side: a smoke run of the benchmark (fails only when something does not
-            // run), and a newcomer's first scheduler, made by `cargo xtask new` in a scratch
-            // copy of the tree (mostly a build, then one guest).
-            let bench_name = "cargo xtask bench --quick".to_string();
-            side_by_side(
-                &mut checks,
-                vec![
-                    (
-                        bench_name.clone(),
-                        Box::new(move || {
-                            let start = Instant::now();
-                            let args = crate::bench::BenchArgs::quick_for_test(
-                                opts.tcg,
-                                Fetch::Offline,
-                                false,
-                            );
-                            match crate::bench::command(&args)? {
-                                0 => Ok(vec![Check {
-                                    name: bench_name,
-                                    passed: true,
-                                    detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
-                                }]),
-                                n => anyhow::bail!("{n} benchmark problems (listed above)"),
-                            }
-                        }),
-                    ),
-                    (
-                        "cargo xtask new".to_string(),
-                        Box::new(|| Ok(vec![crate::new::check_in_scratch(kernel::SUITES[0])?])),
-                    ),
-                ],
-            );
-        }
+    if have_kernels
+        && step(&mut checks, "release build of the guests' binaries", || {
+            vm::build_binaries().map(|_| ())
+        })
+    {
+        let shared = Shared::default();
+        let tasks = tasks(opts, &suites, &checks, &shared)?;
+        let slots = 2;
+        let ran = progress::step(
+            &format!(
+                "{} guests and package tasks, {slots} at a time",
+                tasks.len()
+            ),
+            || Ok(pool::run(tasks, slots)),
+        )
+        .unwrap_or_default();
+        checks.extend(ran);
     }
     println!();
     println!("==> summary");
     Ok(scenario::report(&checks))
+}
+
+/// What the package tasks hand to the guests that install them.
+#[derive(Default)]
+struct Shared {
+    /// The .deb and its upgrade variant (version -2); empty if either failed.
+    debs: Mutex<Vec<PathBuf>>,
+    snap: Mutex<Option<PathBuf>>,
+}
+
+const DEB_TASK: &str = "cargo xtask deb (offline build from the .dsc, lintian)";
+const UPGRADE_CHECK: &str = "the .deb's upgrade variant (version -2)";
+const SNAP_TASK: &str = "cargo xtask snap (pack and check)";
+
+/// The suite's guests and package tasks, for [`pool::run`]: the long ones and the ones others
+/// wait for first, the short ones last to fill the gaps. `--quick` keeps the primary kernel's
+/// scenarios and torture only.
+fn tasks<'a>(
+    opts: &'a Options,
+    suites: &'a [String],
+    checks: &[Check],
+    shared: &'a Shared,
+) -> Result<Vec<Task<'a>>> {
+    let sys_opts = |kernel: &str| sysguest::Options {
+        userland: Userland::Bookworm,
+        kernel: kernel.to_string(),
+        tcg: opts.tcg,
+        smp: 2,
+        mem_mb: 1024,
+        timeout_secs: opts.timeout_secs,
+        build: false,
+        fetch: Fetch::Offline,
+        scenarios: Vec::new(),
+    };
+    let vm_opts = |kernel: &str, smp: u32, scenarios: Vec<String>| vm::Options {
+        kernel: kernel.to_string(),
+        smp,
+        tcg: opts.tcg,
+        mem_mb: 1024,
+        timeout_secs: opts.timeout_secs,
+        build: false,
+        fetch: Fetch::Offline,
+        scenarios,
+    };
+    // Scenarios that need another vCPU count get boots of their own.
+    let mut groups: Vec<(u32, Vec<String>)> = Vec::new();
+    for name in vm::list_scenarios()? {
+        let smp = vm::scenario_smp(&name)?.unwrap_or(2);
+        match groups.iter_mut().find(|(n, _)| *n == smp) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((smp, vec![name])),
+        }
+    }
+    groups.sort_by_key(|(smp, _)| *smp != 2);
+    let mut tasks = Vec::new();
+    if !opts.quick {
+        // `cargo test --workspace` ran the package's unit tests on this tree above.
+        let deb_tests = if checks
+            .iter()
+            .any(|c| c.name == "cargo test --workspace" && c.passed)
+        {
+            crate::deb::UnitTests::Skip
+        } else {
+            crate::deb::UnitTests::Run
+        };
+        tasks.push(
+            Task::new(
+                DEB_TASK,
+                Box::new(move || {
+                    let (deb, built) =
+                        timed(DEB_TASK.to_string(), || crate::deb::command(deb_tests))?;
+                    let mut out = vec![built];
+                    match timed(UPGRADE_CHECK.to_string(), || {
+                        crate::deb::upgrade_variant(&deb)
+                    }) {
+                        Ok((upgrade, check)) => {
+                            *lock(&shared.debs) = vec![deb, upgrade];
+                            out.push(check);
+                        }
+                        Err(err) => out.push(Check {
+                            name: UPGRADE_CHECK.to_string(),
+                            passed: false,
+                            detail: format!("{err:#}"),
+                        }),
+                    }
+                    Ok(out)
+                }),
+            )
+            .niced(),
+        );
+    }
+    // Every scheduler under stress-ng's scheduler stressors and mixed loads: a scheduler the
+    // kernel ejects fails here.
+    for suite in suites {
+        tasks.push(Task::new(
+            format!("cargo xtask torture ({suite})"),
+            Box::new(move || {
+                torture::run_checks(&TortureArgs::for_test(suite, Vec::new(), opts.tcg))
+            }),
+        ));
+    }
+    for suite in suites {
+        let sys = sys_opts(suite);
+        tasks.push(Task::new(
+            format!("systemd guest ({suite})"),
+            Box::new(move || sysguest::run(&sys)),
+        ));
+    }
+    let (first, later) = groups.split_at(groups.len().min(1));
+    for (smp, scenarios) in first {
+        for suite in suites {
+            let vm = vm_opts(suite, *smp, scenarios.clone());
+            tasks.push(Task::new(
+                format!("VM scenarios ({smp} vCPUs, {suite})"),
+                Box::new(move || vm::run_parallel(&vm)),
+            ));
+        }
+    }
+    if !opts.quick {
+        tasks.push(
+            Task::new(
+                SNAP_TASK,
+                Box::new(move || {
+                    let (packed, check) = timed(SNAP_TASK.to_string(), crate::snap::command)?;
+                    *lock(&shared.snap) = Some(packed);
+                    Ok(vec![check])
+                }),
+            )
+            .niced(),
+        );
+        // The package's behaviour does not depend on the kernel: each Debian release gets one
+        // boot, on different kernels; the trixie guest also runs the snap's scenarios, after
+        // the package's.
+        for (userland, suite) in Userland::ALL.into_iter().zip(kernel::SUITES.iter()) {
+            let with_snap = userland == Userland::Trixie;
+            let (name, after) = match with_snap {
+                true => (
+                    format!("package and snap install test ({})", userland.suite()),
+                    vec![DEB_TASK, SNAP_TASK],
+                ),
+                false => (
+                    format!("package install test ({})", userland.suite()),
+                    vec![DEB_TASK],
+                ),
+            };
+            let work: pool::Work = Box::new(move || {
+                let debs = lock(&shared.debs).clone();
+                let snap = match with_snap {
+                    true => lock(&shared.snap).clone(),
+                    false => None,
+                };
+                // A failed build is its own failed check.
+                if debs.is_empty() && snap.is_none() {
+                    return Ok(Vec::new());
+                }
+                let pkg_opts = crate::pkgguest::package_options(
+                    suite.to_string(),
+                    userland,
+                    opts.tcg,
+                    300,
+                    Fetch::Offline,
+                );
+                let payload = crate::pkgguest::Payload {
+                    debs: &debs,
+                    snap: snap.as_deref(),
+                };
+                crate::pkgguest::run_package(&pkg_opts, payload)
+            });
+            tasks.push(Task::new(name, work).after(&after));
+        }
+        // A smoke run of the benchmark: it fails only when something does not run.
+        let bench_name = "cargo xtask bench --quick";
+        tasks.push(Task::new(
+            bench_name,
+            Box::new(move || {
+                let args = crate::bench::BenchArgs::quick_for_test(opts.tcg, Fetch::Offline, false);
+                let (problems, check) =
+                    timed(bench_name.to_string(), || crate::bench::command(&args))?;
+                match problems {
+                    0 => Ok(vec![check]),
+                    n => anyhow::bail!("{n} benchmark problems (listed above)"),
+                }
+            }),
+        ));
+        // A newcomer's first scheduler, made by `cargo xtask new` in a scratch copy of the tree:
+        // mostly a build, then one guest.
+        tasks.push(
+            Task::new(
+                "cargo xtask new",
+                Box::new(|| Ok(vec![crate::new::check_in_scratch(kernel::SUITES[0])?])),
+            )
+            .niced(),
+        );
+        // Debian 12's own kernel has no sched_ext: the unit must be skipped cleanly.
+        let plain = sys_opts(kernel::PLAIN);
+        tasks.push(Task::new(
+            format!("systemd guest ({})", kernel::PLAIN),
+            Box::new(move || sysguest::run(&plain)),
+        ));
+    }
+    for (smp, scenarios) in later {
+        for suite in suites {
+            let vm = vm_opts(suite, *smp, scenarios.clone());
+            tasks.push(Task::new(
+                format!("VM scenarios ({smp} vCPUs, {suite})"),
+                Box::new(move || vm::run_parallel(&vm)),
+            ));
+        }
+    }
+    Ok(tasks)
 }

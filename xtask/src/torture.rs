@@ -104,19 +104,15 @@ pub struct SoakArgs {
 }
 
 impl TortureArgs {
-    /// The run of `cargo xtask test`: both kernels (`quick`: the primary one), short steps,
-    /// already built. The EEVDF control is left to `cargo xtask torture`: the suite judges the
-    /// schedulers, and the control's time is better spent on them.
-    pub fn for_test(tcg: vm::TcgThreads, quick: bool) -> Self {
+    /// The run of `cargo xtask test` on one kernel: short steps, already built, no EEVDF
+    /// control (the suite judges the schedulers; the control is `cargo xtask torture`'s).
+    /// `steps` empty runs them all.
+    pub fn for_test(kernel: &str, steps: Vec<String>, tcg: vm::TcgThreads) -> Self {
         TortureArgs {
             common: CommonArgs {
-                kernel: if quick {
-                    crate::kernel::SUITES[0].to_string()
-                } else {
-                    "all".to_string()
-                },
+                kernel: kernel.to_string(),
                 scheds: Vec::new(),
-                steps: Vec::new(),
+                steps,
                 mix_secs: 4,
                 no_control: true,
                 tcg,
