@@ -239,13 +239,16 @@ fn tasks<'a>(
         );
     }
     // Every scheduler under stress-ng's scheduler stressors and mixed loads: a scheduler the
-    // kernel ejects fails here.
-    for suite in suites {
+    // kernel ejects fails here. Each kernel runs its share of the steps.
+    for (suite, share) in suites.iter().zip(torture::suite_shares(suites.len())) {
+        let name = format!(
+            "cargo xtask torture ({suite}: {} of the {} steps)",
+            share.len(),
+            torture::step_count()
+        );
         tasks.push(Task::new(
-            format!("cargo xtask torture ({suite})"),
-            Box::new(move || {
-                torture::run_checks(&TortureArgs::for_test(suite, Vec::new(), opts.tcg))
-            }),
+            name,
+            Box::new(move || torture::run_checks(&TortureArgs::for_test(suite, share, opts.tcg))),
         ));
     }
     for suite in suites {

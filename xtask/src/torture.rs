@@ -106,13 +106,13 @@ pub struct SoakArgs {
 impl TortureArgs {
     /// The run of `cargo xtask test` on one kernel: short steps, already built, no EEVDF
     /// control (the suite judges the schedulers; the control is `cargo xtask torture`'s).
-    /// `steps` empty runs them all.
-    pub fn for_test(kernel: &str, steps: Vec<String>, tcg: vm::TcgThreads) -> Self {
+    /// `share` is this kernel's part of the steps ([`suite_shares`]); empty runs them all.
+    pub fn for_test(kernel: &str, share: Vec<String>, tcg: vm::TcgThreads) -> Self {
         TortureArgs {
             common: CommonArgs {
                 kernel: kernel.to_string(),
                 scheds: Vec::new(),
-                steps,
+                steps: share,
                 mix_secs: 4,
                 no_control: true,
                 tcg,
@@ -122,6 +122,23 @@ impl TortureArgs {
             secs: 1,
         }
     }
+}
+
+/// How many steps a full torture run has per scheduler.
+pub fn step_count() -> usize {
+    STRESSORS.len() + MIXES.len()
+}
+
+/// The suite's torture steps dealt out to `n` kernels in turn, stressors and mixed runs alike:
+/// every step runs once per suite, every kernel gets both kinds, and each kernel's guest takes
+/// 1/n of the time. `cargo xtask torture` runs every step on every kernel.
+pub fn suite_shares(n: usize) -> Vec<Vec<String>> {
+    let mut shares = vec![Vec::new(); n.max(1)];
+    let count = shares.len();
+    for (i, step) in STRESSORS.iter().chain(MIXES).enumerate() {
+        shares[i % count].push(step.to_string());
+    }
+    shares
 }
 
 fn check_names(common: &CommonArgs) -> Result<()> {
@@ -302,7 +319,14 @@ pub fn run_checks(args: &TortureArgs) -> Result<Vec<Check>> {
         (STRESSORS.len() as u64) * u64::from(args.secs + 2)
             + (MIXES.len() as u64) * u64::from(args.common.mix_secs + 3)
     } else {
-        args.common.steps.len() as u64 * u64::from(args.secs.max(args.common.mix_secs) + 3)
+        args.common
+            .steps
+            .iter()
+            .map(|step| match step.starts_with("mix-") {
+                true => u64::from(args.common.mix_secs + 3),
+                false => u64::from(args.secs + 2),
+            })
+            .sum()
     };
     let consoles = boot(&args.common, cmdline, steps + 20)?;
     Ok(consoles
@@ -443,6 +467,31 @@ pub fn soak(args: &SoakArgs) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suite_shares_run_every_step_once_and_both_kinds_on_each_kernel() {
+        let shares = suite_shares(2);
+        let mut all: Vec<&String> = shares.iter().flatten().collect();
+        all.sort();
+        let mut want: Vec<String> = STRESSORS
+            .iter()
+            .chain(MIXES)
+            .map(|s| s.to_string())
+            .collect();
+        want.sort();
+        assert_eq!(all, want.iter().collect::<Vec<_>>());
+        for share in &shares {
+            assert!(share.iter().any(|s| s.starts_with("mix-")), "{share:?}");
+            assert!(share.iter().any(|s| !s.starts_with("mix-")), "{share:?}");
+            assert!(
+                share
+                    .len()
+                    .abs_diff(STRESSORS.len().div_ceil(2) + MIXES.len() / 2)
+                    <= 1
+            );
+        }
+        assert_eq!(suite_shares(1)[0].len(), STRESSORS.len() + MIXES.len());
+    }
 
     #[test]
     fn parses_step_lines() {
