@@ -20,7 +20,8 @@ check() {
     wait_enable_seq "$seq" 2 || fail "enable_seq did not reach $seq after attaching"
     start_load /tmp/load
     blocked=0
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    # 7 s: longer than the kernel's 5 s watchdog, which ejects a scheduler whose tasks wait.
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
         usleep 500000
         w=$(cat "/proc/$SX_PID/wchan" 2>/dev/null)
         case "$w" in
@@ -35,11 +36,13 @@ check() {
         fail "$S lost its attachment while blocked: $SX_ST"
     fi
     [ "$blocked" -gt 0 ] || fail "the scheduler never blocked writing its log (the test's premise)"
-    ok "the scheduler was blocked writing its log in $blocked of 20 samples"
-    ok "still attached after 10 s of blocking on its log"
+    ok "the scheduler was blocked writing its log in $blocked of 14 samples"
+    ok "still attached after 7 s of blocking on its log"
     kill -INT "$SX_PID"
     wait "$SX_PID"
     rc=$?
+    # The slow reader would take seconds to drain the full pipe; its log is not needed now.
+    kill "$reader" 2>/dev/null
     wait "$reader"
     expect_eq "$rc" 0 "exit code"
 }

@@ -6,13 +6,13 @@ check() {
     S=$1
     attach_or_fail "$S"
     start_load /tmp/load
-    sleep 2
+    sleep 1
     kill -9 "$SX_PID"
     wait "$SX_PID"
     expect_eq "$?" 137 "exit status of the killed scheduler"
     wait_disabled 5 || fail "sched_ext not disabled after kill -9"
     c0=$(load_counts /tmp/load)
-    sleep 3
+    sleep 2
     c1=$(load_counts /tmp/load)
     stop_load
     progressed "$c0" "$c1"

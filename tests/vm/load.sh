@@ -1,4 +1,4 @@
-# load.sh - 20 s of CPU hogs, forks and sleepers on each scheduler: every task makes progress in
+# load.sh - 10 s of CPU hogs, forks and sleepers on each scheduler: every task makes progress in
 # each half and the kernel never ejects the scheduler.
 . /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
@@ -11,12 +11,12 @@ check() {
     start_load /tmp/load
     sleep 1
     c0=$(load_counts /tmp/load)
-    sleep 10
+    sleep 5
     c1=$(load_counts /tmp/load)
-    sleep 10
+    sleep 5
     c2=$(load_counts /tmp/load)
     stop_load
-    echo "counts hog0 hog1 forks sleeps: t=1s [$c0] t=11s [$c1] t=21s [$c2]"
+    echo "counts hog0 hog1 forks sleeps: t=1s [$c0] t=6s [$c1] t=11s [$c2]"
     progressed "$c0" "$c1"
     progressed "$c1" "$c2"
     ok "every task made progress in both halves"

@@ -12,7 +12,7 @@ measure() {
     sleep 1
     a0=$(cpu_ms "$a")
     b0=$(cpu_ms "$b")
-    sleep 10
+    sleep 6
     a1=$(cpu_ms "$a")
     b1=$(cpu_ms "$b")
     echo "schedstat (run_ns wait_ns slices): nice 0: $(cat /proc/$a/schedstat) nice 10: $(cat /proc/$b/schedstat)"

@@ -11,12 +11,12 @@ check() {
     normal=$!
     vmtool ext sh -c 'while :; do :; done' &
     ext=$!
-    sleep 2
+    sleep 1
     expect_eq "$(vmtool policy "$normal")" 0 "policy of an ordinary task (SCHED_NORMAL)"
     expect_eq "$(vmtool policy "$ext")" 7 "policy of the opted-in task (SCHED_EXT)"
     grep -q "ext" "/proc/$ext/sched" && grep -i "ext\." "/proc/$ext/sched" | head -3
     n0=$(cpu_ticks "$ext")
-    sleep 3
+    sleep 2
     n1=$(cpu_ticks "$ext")
     [ "$n1" -gt "$n0" ] || fail "the SCHED_EXT task made no progress"
     ok "the SCHED_EXT task runs ($n0 -> $n1 ticks)"

@@ -6,7 +6,7 @@ check() {
     S=$1
     attach_or_fail "$S"
     start_load /tmp/load
-    sleep 2
+    sleep 1
     signal_sched TERM
     stop_load
     expect_eq "$SX_RC" 0 "exit code after SIGTERM"
