@@ -3,6 +3,7 @@
 //! and packaging lists generated, so the build, the `.deb`, the snap and every VM scenario include
 //! it from then on.
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -112,8 +113,12 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
         std::fs::remove_dir_all(&tree).with_context(|| format!("removing {}", tree.display()))?;
     }
     util::copy_files(&root, &util::source_files(&root)?, &tree)?;
+    let copied = start.elapsed().as_secs_f64();
     let target = base.join("target");
-    let run = |args: &[&str]| -> Result<String> {
+    std::fs::write(&log, "").with_context(|| format!("creating {}", log.display()))?;
+    // Each command's output is added to the log, with how long it took.
+    let run = |args: &[&str]| -> Result<(String, f64)> {
+        let began = Instant::now();
         let mut cmd = Command::new("cargo");
         cmd.current_dir(&tree)
             .args(args)
@@ -127,7 +132,10 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let _ = std::fs::write(&log, &text);
+        let secs = began.elapsed().as_secs_f64();
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&log) {
+            let _ = write!(f, "$ {} ({secs:.1} s)\n{text}", util::describe(&cmd));
+        }
         if !out.status.success() {
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -139,9 +147,9 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
                 tail.join("\n")
             );
         }
-        Ok(text)
+        Ok((text, secs))
     };
-    run(&["xtask", "new", SCRATCH_NAME])?;
+    let (_, made) = run(&["xtask", "new", SCRATCH_NAME])?;
     let expect_in = |file: &str, what: &str| -> Result<()> {
         let text = std::fs::read_to_string(tree.join(file)).unwrap_or_default();
         if !text.contains(what) {
@@ -157,7 +165,7 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
         "snap/snapcraft.yaml",
         &format!("command: usr/sbin/{SCRATCH_NAME}"),
     )?;
-    let vm = run(&["xtask", "vm", "--kernel", kernel, "--offline", "attach"])?;
+    let (vm, booted) = run(&["xtask", "vm", "--kernel", kernel, "--offline", "attach"])?;
     let attached = format!("ok: {SCRATCH_NAME} attached and running");
     if !vm.contains(&attached) {
         bail!(
@@ -168,7 +176,10 @@ pub fn check_in_scratch(kernel: &str) -> Result<Check> {
     Ok(Check {
         name: format!("cargo xtask new {SCRATCH_NAME}: registered, documented, attaches in a VM"),
         passed: true,
-        detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
+        detail: format!(
+            "{:.1} s: copy {copied:.1} s, xtask new {made:.1} s, VM {booted:.1} s",
+            start.elapsed().as_secs_f64()
+        ),
     })
 }
 

@@ -238,6 +238,17 @@ fn tasks<'a>(
             .niced(),
         );
     }
+    if !opts.quick {
+        // A newcomer's first scheduler, made by `cargo xtask new` in a scratch copy of the tree:
+        // mostly a build, then one guest.
+        tasks.push(
+            Task::new(
+                "cargo xtask new",
+                Box::new(|| Ok(vec![crate::new::check_in_scratch(kernel::SUITES[0])?])),
+            )
+            .niced(),
+        );
+    }
     // Every scheduler under stress-ng's scheduler stressors and mixed loads: a scheduler the
     // kernel ejects fails here. Each kernel runs its share of the steps.
     for (suite, share) in suites.iter().zip(torture::suite_shares(suites.len())) {
@@ -334,15 +345,6 @@ fn tasks<'a>(
                 }
             }),
         ));
-        // A newcomer's first scheduler, made by `cargo xtask new` in a scratch copy of the tree:
-        // mostly a build, then one guest.
-        tasks.push(
-            Task::new(
-                "cargo xtask new",
-                Box::new(|| Ok(vec![crate::new::check_in_scratch(kernel::SUITES[0])?])),
-            )
-            .niced(),
-        );
         // Debian 12's own kernel has no sched_ext: the unit must be skipped cleanly.
         let plain = sys_opts(kernel::PLAIN);
         tasks.push(Task::new(
