@@ -331,12 +331,13 @@ fn tasks<'a>(
             });
             tasks.push(Task::new(name, work).after(&after));
         }
-        // A smoke run of the benchmark: it fails only when something does not run.
+        // A smoke run of the benchmark, one scheduler of each kind: it fails only when
+        // something does not run.
         let bench_name = "cargo xtask bench --quick";
         tasks.push(Task::new(
             bench_name,
             Box::new(move || {
-                let args = crate::bench::BenchArgs::quick_for_test(opts.tcg, Fetch::Offline, false);
+                let args = crate::bench::BenchArgs::smoke_for_test(opts.tcg, Fetch::Offline)?;
                 let (problems, check) =
                     timed(bench_name.to_string(), || crate::bench::command(&args))?;
                 match problems {

@@ -93,6 +93,20 @@ impl BenchArgs {
         }
     }
 
+    /// The suite's smoke run: [`Self::quick_for_test`] with the first registered scheduler of
+    /// each kind, since it fails only when something does not run.
+    pub fn smoke_for_test(tcg: vm::TcgThreads, fetch: Fetch) -> Result<Self> {
+        let mut args = Self::quick_for_test(tcg, fetch, false);
+        let mut kinds = Vec::new();
+        for s in crate::registry::schedulers(&crate::util::repo_root()?)? {
+            if !kinds.contains(&s.kind) {
+                kinds.push(s.kind);
+                args.scheds.push(s.name);
+            }
+        }
+        Ok(args)
+    }
+
     fn runs(&self) -> u32 {
         self.runs.unwrap_or(if self.quick { 1 } else { 3 })
     }
