@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser, ValueEnum};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use scx_core::profile::Explicit;
 use scx_core::topology::Topology;
 use scx_core::{attach, kernel, CommonOpts, ExitInfo, RunEnd, Shutdown, SliceOpts, Ticker};
 
@@ -41,11 +42,48 @@ struct Cli {
     #[arg(long)]
     no_smt_aware: bool,
 
+    /// Interactive wakeups never preempt the task on their CPU: they wait in the queue by
+    /// deadline like every other task.
+    #[arg(long)]
+    no_wakeup_preempt: bool,
+
+    /// A set of the tunables above for one kind of work; options given explicitly override it.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    profile: Option<Profile>,
+
     #[command(flatten)]
     common: CommonOpts,
 }
 
+/// Workload profiles (see scx(5)); each sets the tunables it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Profile {
+    /// --slice-us 5000 --slice-us-min 500 --slice-us-lag 10000: a frame loop's short bursts
+    /// wait at most a few ms behind CPU hogs, and its wakeups preempt them
+    Gaming,
+    /// --slice-us 2000 --slice-us-min 100 --slice-us-lag 5000: every wakeup runs within a
+    /// slice of 2 ms or less, at the cost of more context switches
+    Lowlatency,
+    /// --slice-us 20000 --slice-us-min 2000 --slice-us-lag 40000 --no-wakeup-preempt: long
+    /// slices and no preemption, for throughput with a bounded wait
+    Server,
+}
+
 impl Cli {
+    /// Sets the chosen profile's tunables, except those given on the command line.
+    fn apply_profile(&mut self, explicit: &Explicit) {
+        let (slice, slice_min, lag, no_preempt) = match self.profile {
+            None => return,
+            Some(Profile::Gaming) => (5_000, 500, 10_000, false),
+            Some(Profile::Lowlatency) => (2_000, 100, 5_000, false),
+            Some(Profile::Server) => (20_000, 2_000, 40_000, true),
+        };
+        explicit.tune("slice_us", &mut self.slice.slice_us, slice);
+        explicit.tune("slice_us_min", &mut self.slice.slice_us_min, slice_min);
+        explicit.tune("slice_us_lag", &mut self.slice_us_lag, lag);
+        explicit.tune("no_wakeup_preempt", &mut self.no_wakeup_preempt, no_preempt);
+    }
+
     fn validate(&self) -> Result<(), scx_core::Error> {
         self.slice.validate()?;
         if self.slice_us_lag == 0 {
@@ -90,6 +128,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         rodata.slice_min_ns = cli.slice.min_ns();
         rodata.slice_lag_ns = cli.slice_us_lag.saturating_mul(1000);
         rodata.smt_aware = !cli.no_smt_aware && topo.has_smt();
+        rodata.wakeup_preempt = !cli.no_wakeup_preempt;
         rodata.nr_llcs = topo.llcs.len() as u32;
         rodata.nr_cpus = topo.nr_cpu_ids as u32;
         for cpu in &topo.cpus {
@@ -108,13 +147,22 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
     let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
     log::info!(
-        "{NAME} attached in {} ms ({}; {}, lag {} us{}{})",
+        "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{})",
         start.elapsed().as_millis(),
         topo.summary(),
+        cli.profile
+            .and_then(|p| p.to_possible_value())
+            .map(|p| format!("profile {}, ", p.get_name()))
+            .unwrap_or_default(),
         cli.slice.describe(),
         cli.slice_us_lag,
         if cli.no_smt_aware {
             ", SMT-unaware"
+        } else {
+            ""
+        },
+        if cli.no_wakeup_preempt {
+            ", no wakeup preemption"
         } else {
             ""
         },
@@ -161,7 +209,8 @@ fn run(cli: &Cli) -> Result<u8> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (mut cli, explicit) = scx_core::profile::parse::<Cli>();
+    cli.apply_profile(&explicit);
     scx_core::lifecycle::main(NAME, Cli::command(), &cli.common, || run(&cli))
 }
 
@@ -170,7 +219,34 @@ mod tests {
     use super::*;
 
     fn cli(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once(NAME).chain(args.iter().copied())).expect("parses")
+        let (mut cli, explicit) = scx_core::profile::try_parse_from::<Cli, _, _>(
+            std::iter::once(NAME).chain(args.iter().copied()),
+        )
+        .expect("parses");
+        cli.apply_profile(&explicit);
+        cli
+    }
+
+    #[test]
+    fn profiles_set_their_tunables_and_explicit_options_win() {
+        let c = cli(&["--profile", "server"]);
+        assert_eq!(
+            (c.slice.slice_us, c.slice.slice_us_min, c.slice_us_lag),
+            (20_000, 2_000, 40_000)
+        );
+        assert!(c.no_wakeup_preempt && c.validate().is_ok());
+        let c = cli(&["--profile", "lowlatency", "-s", "3000"]);
+        assert_eq!((c.slice.slice_us, c.slice.slice_us_min), (3000, 100));
+        assert!(!c.no_wakeup_preempt && c.validate().is_ok());
+        let c = cli(&["--profile", "gaming"]);
+        assert_eq!((c.slice.slice_us, c.slice_us_lag), (5_000, 10_000));
+        for p in Profile::value_variants() {
+            let name = p.to_possible_value().expect("named").get_name().to_string();
+            assert!(scx_core::profile::NAMES.contains(&name.as_str()), "{name}");
+            assert!(cli(&["--profile", &name]).validate().is_ok());
+        }
+        let names = scx_core::profile::offered(&Cli::command());
+        assert_eq!(names, ["gaming", "lowlatency", "server"]);
     }
 
     #[test]

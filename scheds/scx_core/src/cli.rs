@@ -73,6 +73,11 @@ pub struct CommonOpts {
     #[arg(long, hide = true)]
     pub check_args: bool,
 
+    /// Print the names of this scheduler's `--profile` values, one per line, and exit (used by
+    /// scx-loader).
+    #[arg(long, hide = true)]
+    pub list_profiles: bool,
+
     /// Log more: -v adds debug messages, -vv also libbpf's own.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

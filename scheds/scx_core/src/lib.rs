@@ -9,6 +9,7 @@ pub mod kernel;
 pub mod lifecycle;
 pub mod logging;
 pub mod policy;
+pub mod profile;
 pub mod signals;
 pub mod topology;
 pub mod usersched;

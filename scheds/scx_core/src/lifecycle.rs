@@ -1,5 +1,5 @@
 //! The life cycle of every scheduler process, top to bottom: `main` parses (the caller's
-//! clap), answers `--generate`, sets up logging; `run_scheduler` checks the options (and stops
+//! clap), answers `--list-profiles` and `--generate`, sets up logging; `run_scheduler` checks the options (and stops
 //! there for `--check-args`) and installs the signal handlers; `run_restartable` runs one
 //! attach after another: the scheduler's own `run_once` opens, configures, loads and attaches
 //! its BPF program, loops until a signal or the kernel ends it, and detaches
@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use crate::error::exit_code;
 use crate::exit_info::ExitInfo;
 
-/// The body of every scheduler's `main()`: handles `--generate`, sets up logging, runs `run`
-/// and turns its outcome into the process exit code. `run` returns the exit code of a run that
-/// ended without an error (see [`crate::exit_code`]).
+/// The body of every scheduler's `main()`: answers `--list-profiles` and `--generate`, sets up
+/// logging, runs `run` and turns its outcome into the process exit code. `run` returns the
+/// exit code of a run that ended without an error (see [`crate::exit_code`]).
 pub fn main<F>(
     name: &'static str,
     cmd: clap::Command,
@@ -25,15 +25,14 @@ pub fn main<F>(
 where
     F: FnOnce() -> anyhow::Result<u8>,
 {
+    if common.list_profiles {
+        let names = crate::profile::offered(&cmd);
+        return answer(name, |out| {
+            names.iter().try_for_each(|p| writeln!(out, "{p}"))
+        });
+    }
     if let Some(what) = common.generate {
-        let mut out = std::io::stdout().lock();
-        return match crate::cli::generate(cmd, what, &mut out).and_then(|()| out.flush()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("{name}: error: writing to stdout: {e}");
-                ExitCode::from(crate::exit_code::FAILURE)
-            }
-        };
+        return answer(name, |out| crate::cli::generate(cmd, what, out));
     }
     crate::logging::init(name, common.verbose);
     match run() {
@@ -41,6 +40,18 @@ where
         Err(err) => {
             log::error!("{err:#}");
             ExitCode::from(crate::exit_code_of(&err, crate::Error::code_of))
+        }
+    }
+}
+
+/// Writes a query's answer to stdout and exits.
+fn answer(name: &str, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: writing to stdout: {e}");
+            ExitCode::from(crate::exit_code::FAILURE)
         }
     }
 }

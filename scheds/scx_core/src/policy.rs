@@ -94,6 +94,8 @@ pub struct MainOpts<'a> {
     pub common: &'a CommonOpts,
     /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
     pub direct_idle: bool,
+    /// The scheduler's own settings for its attach line (its profile, its options), or empty.
+    pub detail: String,
 }
 
 /// The whole of a user-space scheduler's `main` once its command line is parsed: validate the
@@ -106,6 +108,7 @@ pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P)
         slice,
         common,
         direct_idle,
+        detail,
     } = opts;
     crate::lifecycle::main(name, command, common, || {
         crate::lifecycle::run_scheduler(
@@ -120,8 +123,13 @@ pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P)
                     ..UserSchedOpts::new(name)
                 };
                 let describe = format!(
-                    "{}{}",
+                    "{}{}{}",
                     slice.describe(),
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {detail}")
+                    },
                     if common.partial { ", partial" } else { "" }
                 );
                 let mut policy = new_policy();

@@ -25,7 +25,8 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser, ValueEnum};
+use scx_core::profile::Explicit;
 use scx_core::usersched::SCX_ENQ_WAKEUP;
 use scx_core::{CommonOpts, DispatchedTask, Policy, QueuedTask, SliceOpts, UserSched, CPU_ANY};
 
@@ -49,8 +50,58 @@ struct Cli {
     #[command(flatten)]
     slice: SliceOpts,
 
+    /// Waking tasks never preempt the task on their CPU: they wait for a free one in deadline
+    /// order like every other task.
+    #[arg(long)]
+    no_wakeup_preempt: bool,
+
+    /// A set of the tunables above for one kind of work; options given explicitly override it.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    profile: Option<Profile>,
+
     #[command(flatten)]
     common: CommonOpts,
+}
+
+/// Workload profiles (see scx(5)); each sets the tunables it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Profile {
+    /// --slice-us 5000 --slice-us-min 500: a frame loop's short bursts wait at most a few ms
+    /// behind CPU hogs, and its wakeups preempt them
+    Gaming,
+    /// --slice-us 2000 --slice-us-min 250: every task runs within a few ms, at the cost of
+    /// more context switches and more of this scheduler's own CPU time
+    Lowlatency,
+    /// --slice-us 20000 --slice-us-min 2000 --no-wakeup-preempt: long slices and no
+    /// preemption, for throughput with a bounded wait
+    Server,
+}
+
+impl Cli {
+    /// The profile and the preemption setting, for the attach line.
+    fn detail(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = self.profile.and_then(|p| p.to_possible_value()) {
+            parts.push(format!("profile {}", p.get_name()));
+        }
+        if self.no_wakeup_preempt {
+            parts.push("no wakeup preemption".to_string());
+        }
+        parts.join(", ")
+    }
+
+    /// Sets the chosen profile's tunables, except those given on the command line.
+    fn apply_profile(&mut self, explicit: &Explicit) {
+        let (slice, slice_min, no_preempt) = match self.profile {
+            None => return,
+            Some(Profile::Gaming) => (5_000, 500, false),
+            Some(Profile::Lowlatency) => (2_000, 250, false),
+            Some(Profile::Server) => (20_000, 2_000, true),
+        };
+        explicit.tune("slice_us", &mut self.slice.slice_us, slice);
+        explicit.tune("slice_us_min", &mut self.slice.slice_us_min, slice_min);
+        explicit.tune("no_wakeup_preempt", &mut self.no_wakeup_preempt, no_preempt);
+    }
 }
 
 /// A task waiting in user space.
@@ -88,6 +139,8 @@ struct Deadline {
     order: u64,
     slice_ns: u64,
     slice_min_ns: u64,
+    /// Whether latency-critical wakeups may take their CPU over.
+    wakeup_preempt: bool,
     dispatched: u64,
     preempted: u64,
     /// Tasks popped this round that could not be placed yet.
@@ -101,13 +154,14 @@ fn weighted(ns: u64, weight: u32) -> u64 {
 }
 
 impl Deadline {
-    fn new(slice_ns: u64, slice_min_ns: u64) -> Self {
+    fn new(slice_ns: u64, slice_min_ns: u64, wakeup_preempt: bool) -> Self {
         Deadline {
             queue: BinaryHeap::with_capacity(QUEUE_CAPACITY),
             vclock: 0,
             order: 0,
             slice_ns,
             slice_min_ns,
+            wakeup_preempt,
             dispatched: 0,
             preempted: 0,
             held: Vec::with_capacity(QUEUE_CAPACITY),
@@ -158,6 +212,12 @@ impl Deadline {
         task.enq_flags & SCX_ENQ_WAKEUP != 0 && task.exec_runtime < self.slice_min_ns
     }
 
+    /// Whether `task` may take its CPU over now: a latency-critical wakeup, preemption on,
+    /// and no other task given that CPU this round.
+    fn may_preempt(&self, task: &QueuedTask) -> bool {
+        self.wakeup_preempt && self.is_interactive(task) && task.cpu >= 0 && !self.claimed(task.cpu)
+    }
+
     fn claimed(&self, cpu: i32) -> bool {
         usize::try_from(cpu)
             .ok()
@@ -197,8 +257,7 @@ impl Policy for Deadline {
                 .slice_ns(slice)
                 .vtime(next.vtime.max(1));
             // A latency-critical wakeup takes its CPU over, one per CPU and round.
-            let may_preempt =
-                !blocked && self.is_interactive(task) && task.cpu >= 0 && !self.claimed(task.cpu);
+            let may_preempt = !blocked && self.may_preempt(task);
             if task.nr_cpus_allowed == 1 {
                 if sched.is_free(task.cpu) && !self.claimed(task.cpu) {
                     decision = decision.cpu(task.cpu);
@@ -264,22 +323,69 @@ impl Policy for Deadline {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (mut cli, explicit) = scx_core::profile::parse::<Cli>();
+    cli.apply_profile(&explicit);
     let opts = scx_core::MainOpts {
         name: NAME,
         command: Cli::command(),
         slice: &cli.slice,
         common: &cli.common,
         direct_idle: true,
+        detail: cli.detail(),
     };
     scx_core::scheduler_main(opts, || {
-        Deadline::new(cli.slice.max_ns(), cli.slice.min_ns())
+        Deadline::new(
+            cli.slice.max_ns(),
+            cli.slice.min_ns(),
+            !cli.no_wakeup_preempt,
+        )
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_set_their_tunables_and_explicit_options_win() {
+        let cli = |args: &[&str]| {
+            let (mut cli, explicit) = scx_core::profile::try_parse_from::<Cli, _, _>(
+                std::iter::once(NAME).chain(args.iter().copied()),
+            )
+            .expect("parses");
+            cli.apply_profile(&explicit);
+            cli
+        };
+        let c = cli(&["--profile", "server"]);
+        assert_eq!((c.slice.slice_us, c.slice.slice_us_min), (20_000, 2_000));
+        assert!(c.no_wakeup_preempt);
+        assert_eq!(c.detail(), "profile server, no wakeup preemption");
+        let c = cli(&["--profile", "gaming", "-S", "800"]);
+        assert_eq!((c.slice.slice_us, c.slice.slice_us_min), (5_000, 800));
+        assert!(!c.no_wakeup_preempt && c.slice.validate().is_ok());
+        assert_eq!(cli(&[]).detail(), "");
+        for p in Profile::value_variants() {
+            let name = p.to_possible_value().expect("named").get_name().to_string();
+            assert!(scx_core::profile::NAMES.contains(&name.as_str()), "{name}");
+            assert!(cli(&["--profile", &name]).slice.validate().is_ok());
+        }
+        assert!(
+            scx_core::profile::try_parse_from::<Cli, _, _>([NAME, "--profile", "hpc"]).is_err()
+        );
+    }
+
+    #[test]
+    fn without_wakeup_preemption_a_latency_critical_wakeup_waits() {
+        let mut t = task(1, 0, 500_000, 100);
+        t.enq_flags = SCX_ENQ_WAKEUP;
+        t.cpu = 1;
+        let mut on = Deadline::new(20_000_000, 1_000_000, true);
+        assert!(on.may_preempt(&t));
+        on.claim(1);
+        assert!(!on.may_preempt(&t), "its CPU was given out this round");
+        let off = Deadline::new(20_000_000, 1_000_000, false);
+        assert!(off.is_interactive(&t) && !off.may_preempt(&t));
+    }
 
     fn task(pid: i32, vtime: u64, exec_runtime: u64, weight: u32) -> QueuedTask {
         QueuedTask {
@@ -316,7 +422,7 @@ mod tests {
 
     #[test]
     fn short_sleepers_go_before_long_runners_with_the_same_vruntime() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         p.enqueue(wakeup(task(1, 1_000, 30_000_000, 100))); // ran 30 ms before it slept
         p.enqueue(wakeup(task(2, 1_000, 100_000, 100))); // interactive: ran 0.1 ms
         assert_eq!(order(&mut p), vec![2, 1]);
@@ -324,7 +430,7 @@ mod tests {
 
     #[test]
     fn a_waking_task_overtakes_a_hog_that_is_ahead_in_vruntime() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         p.vclock = 500_000_000;
         p.enqueue(task(1, 500_000_000, 80_000_000, 100)); // hog at the end of its slice
         p.enqueue(wakeup(task(2, 0, 200_000, 100)));
@@ -333,7 +439,7 @@ mod tests {
 
     #[test]
     fn sleep_credit_is_bounded_by_one_slice() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         p.vclock = 1_000_000_000;
         let mut sleeper = task(1, 5, 0, 100);
         sleeper.enq_flags = SCX_ENQ_WAKEUP;
@@ -351,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_periodic_wakeup_goes_before_a_hog_that_fell_behind_the_clock() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         p.vclock = 1_000_000_000;
         // A hog that shared its CPU with the scheduler: 300 ms behind, ran 3 s since it woke.
         p.enqueue(task(1, 700_000_000, 3_000_000_000, 100));
@@ -362,7 +468,7 @@ mod tests {
 
     #[test]
     fn a_new_task_starts_at_the_clock_not_ahead_of_everyone() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         p.vclock = 1_000_000_000;
         // A task that has run, 10 ms behind the clock and still runnable.
         p.enqueue(task(1, 990_000_000, 0, 100));
@@ -376,7 +482,7 @@ mod tests {
 
     #[test]
     fn weight_scales_the_runtime_penalty() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         // Same runtime: the nice 10 task (weight ~10) is pushed back 10x further.
         p.enqueue(wakeup(task(1, 0, 10_000_000, 10)));
         p.enqueue(wakeup(task(2, 0, 10_000_000, 100)));
@@ -386,7 +492,7 @@ mod tests {
 
     #[test]
     fn equal_deadlines_are_first_come_first_served() {
-        let mut p = Deadline::new(20_000_000, 1_000_000);
+        let mut p = Deadline::new(20_000_000, 1_000_000, true);
         for pid in 1..=5 {
             p.enqueue(task(pid, 0, 0, 100));
         }
@@ -395,7 +501,7 @@ mod tests {
 
     #[test]
     fn slice_adapts_to_waiting_tasks() {
-        let p = Deadline::new(20_000_000, 1_000_000);
+        let p = Deadline::new(20_000_000, 1_000_000, true);
         assert_eq!(p.slice(0), 20_000_000);
         assert_eq!(p.slice(4), 5_000_000);
         assert_eq!(p.slice(1000), 1_000_000);
@@ -403,7 +509,7 @@ mod tests {
 
     #[test]
     fn interactive_wakeups() {
-        let p = Deadline::new(20_000_000, 1_000_000);
+        let p = Deadline::new(20_000_000, 1_000_000, true);
         let mut t = task(1, 0, 500_000, 100);
         assert!(!p.is_interactive(&t), "not a wakeup");
         t.enq_flags = SCX_ENQ_WAKEUP;

@@ -32,7 +32,7 @@
  *    wakeup that found no idle CPU preempts the task on its CPU instead, if
  *    that task is not interactive: that is what keeps wakeup latency low
  *    while hogs keep every CPU busy, without interactive tasks preempting
- *    each other.
+ *    each other. --no-wakeup-preempt (the server profile) turns that off.
  *
  *  - ops.dispatch() first compares the task whose slice just ended with the
  *    head of its LLC queue: if its deadline is still the earliest, it runs on
@@ -71,6 +71,7 @@ const volatile u64 slice_max_ns = 20000000ULL;
 const volatile u64 slice_min_ns = 1000000ULL;
 const volatile u64 slice_lag_ns = 20000000ULL;
 const volatile bool smt_aware = true;
+const volatile bool wakeup_preempt = true;
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpus = 1;
 const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
@@ -294,7 +295,8 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	 * each other (a message-passing workload) would otherwise preempt each
 	 * other at every message and keep the LLC queue from ever running.
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && !(enq_flags & SCX_ENQ_REENQ) && is_interactive(tctx) &&
+	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) && !(enq_flags & SCX_ENQ_REENQ) &&
+	    is_interactive(tctx) &&
 	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
 	    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
 	    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] &&
