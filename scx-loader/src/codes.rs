@@ -17,6 +17,8 @@ pub const BAD_SCHEDULER: u8 = 24;
 pub const BAD_FLAGS: u8 = 25;
 /// No scheduler is configured.
 pub const NO_SCHEDULER: u8 = 26;
+/// The profile is unknown, or the scheduler (every installed one) does not offer it.
+pub const BAD_PROFILE: u8 = 27;
 /// The scheduler (and the fallback, if any) kept failing; the kernel runs EEVDF.
 pub const GAVE_UP: u8 = 30;
 /// `reload` or `set`: the service did not take the new configuration (the old one runs).

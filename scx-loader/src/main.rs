@@ -27,7 +27,8 @@ use scx_core::cli::Generate;
 /// 3 not root, 4 no sched_ext or BTF, 5 another scheduler attached, 6 the scheduler failed to
 /// attach, 20 configuration unreadable, 21 syntax error, 22 unknown key, 23 configuration
 /// writable by non-root, 24 unknown or invalid scheduler, 25 flags rejected, 26 no scheduler
-/// configured, 30 the scheduler kept failing, 31 the service did not take a reload.
+/// configured, 27 unknown profile or one the scheduler lacks, 30 the scheduler kept failing,
+/// 31 the service did not take a reload.
 #[derive(Debug, Parser)]
 #[command(name = "scx-loader", version, about, long_about)]
 struct Cli {

@@ -43,3 +43,12 @@ check() {
 
 for_each_sched check $SX_SCHEDULERS
 
+# scx-loader list shows each scheduler's profiles.
+scx-loader list > /tmp/list.txt 2>&1 || { cat /tmp/list.txt; fail "scx-loader list failed"; }
+for S in $SX_SCHEDULERS; do
+    profiles=$("$S" --list-profiles | tr '\n' ' ' | sed 's/ $//; s/ /, /g')
+    [ -n "$profiles" ] || continue
+    grep -q "^$S .*(profiles: $profiles)" /tmp/list.txt \
+        || { cat /tmp/list.txt; fail "scx-loader list does not show $S's profiles ($profiles)"; }
+done
+ok "scx-loader list shows the profiles"

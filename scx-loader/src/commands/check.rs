@@ -177,52 +177,54 @@ pub fn check(config_path: &Path, json: bool) -> Result<u8> {
             for w in &c.warnings {
                 log::warn!("{w}");
             }
-            match &c.scheduler {
-                None => {
-                    let e = SchedError::NoneConfigured {
-                        path: c.path.clone(),
-                        installed: dirs.names(),
-                    };
-                    items.push(CheckItem::fail(
-                        "scheduler",
-                        e.to_string(),
-                        "run scx-loader set <name>",
-                        e.exit_code(),
-                    ));
-                }
-                Some(s) => match dirs.resolve(&s.value, &s.origin.to_string()) {
-                    Err(e) => items.push(CheckItem::fail(
-                        "scheduler",
-                        e.to_string(),
-                        "choose an installed scheduler (scx-loader list)",
-                        e.exit_code(),
-                    )),
-                    Ok(path) => {
-                        items.push(CheckItem::ok(
-                            "scheduler",
-                            format!("{} ({}, from {})", s.value, path.display(), s.origin),
-                        ));
-                        match scheds::check_flags(
-                            &s.value,
-                            &path,
-                            &c.flag_words,
-                            &c.flags.origin.to_string(),
-                        ) {
-                            Ok(warning) => items.push(CheckItem::ok(
-                                "flags",
-                                warning.unwrap_or_else(|| {
-                                    format!("accepted: {}", display_flags(&c.flag_words))
-                                }),
-                            )),
-                            Err(e) => items.push(CheckItem::fail(
-                                "flags",
-                                e.to_string(),
-                                format!("fix SCX_FLAGS (see {} --help)", s.value),
-                                e.exit_code(),
-                            )),
+            match scheds::chosen(c, &dirs) {
+                Err(e) => {
+                    let (item, fix) = match e {
+                        SchedError::NoneConfigured { .. } => {
+                            ("scheduler", "run scx-loader set <name>")
                         }
+                        SchedError::ProfileMissing { .. }
+                        | SchedError::NoSchedulerForProfile { .. } => (
+                            "profile",
+                            "choose a profile the scheduler has (scx-loader list)",
+                        ),
+                        _ => (
+                            "scheduler",
+                            "choose an installed scheduler (scx-loader list)",
+                        ),
+                    };
+                    items.push(CheckItem::fail(item, e.to_string(), fix, e.exit_code()));
+                }
+                Ok((name, path)) => {
+                    let origin = match &c.scheduler {
+                        Some(s) => s.origin.to_string(),
+                        None => "chosen for SCX_PROFILE".to_string(),
+                    };
+                    items.push(CheckItem::ok(
+                        "scheduler",
+                        format!("{name} ({}, from {origin})", path.display()),
+                    ));
+                    if let Some(p) = &c.profile {
+                        items.push(CheckItem::ok(
+                            "profile",
+                            format!("{} (from {}; {name} has it)", p.value, p.origin),
+                        ));
                     }
-                },
+                    let args = c.arguments();
+                    match scheds::check_flags(&name, &path, &args, &c.flags.origin.to_string()) {
+                        Ok(warning) => items.push(CheckItem::ok(
+                            "flags",
+                            warning
+                                .unwrap_or_else(|| format!("accepted: {}", display_flags(&args))),
+                        )),
+                        Err(e) => items.push(CheckItem::fail(
+                            "flags",
+                            e.to_string(),
+                            format!("fix SCX_FLAGS (see {name} --help)"),
+                            e.exit_code(),
+                        )),
+                    }
+                }
             }
             if let Some(f) = &c.fallback {
                 match dirs.resolve(&f.value, &f.origin.to_string()) {

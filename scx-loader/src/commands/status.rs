@@ -38,7 +38,9 @@ struct StatusReport {
     events: BTreeMap<String, u64>,
     config: String,
     configured: Option<String>,
+    /// The scheduler's arguments: `--profile NAME` for `SCX_PROFILE`, then `SCX_FLAGS`.
     configured_flags: Vec<String>,
+    configured_profile: Option<String>,
     config_error: Option<String>,
     configured_running: bool,
 }
@@ -46,13 +48,18 @@ struct StatusReport {
 /// `scx-loader status`.
 pub fn status(config_path: &Path, json: bool) -> Result<u8> {
     let config = Config::load(config_path, &env);
-    let (configured, flags, config_error) = match &config {
+    let (configured, flags, profile, config_error) = match &config {
         Ok(c) => (
-            c.scheduler.as_ref().map(|s| s.value.clone()),
-            c.flag_words.clone(),
+            // With only SCX_PROFILE, the scheduler the service would choose for it.
+            c.scheduler
+                .as_ref()
+                .map(|s| s.value.clone())
+                .or_else(|| scheds::chosen(c, &dirs()).ok().map(|(name, _)| name)),
+            c.arguments(),
+            c.profile.as_ref().map(|p| p.value.clone()),
             None,
         ),
-        Err(e) => (None, Vec::new(), Some(e.to_string())),
+        Err(e) => (None, Vec::new(), None, Some(e.to_string())),
     };
     let sched_ext = kernel::has_sched_ext();
     let state = read_sysfs("state");
@@ -74,6 +81,7 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
         config: config_path.display().to_string(),
         configured,
         configured_flags: flags,
+        configured_profile: profile,
         config_error,
     };
     if json {
@@ -140,6 +148,8 @@ struct ListItem {
     path: String,
     version: Option<String>,
     description: Option<String>,
+    /// Its `--profile` values (`--list-profiles`; none for a scheduler without them).
+    profiles: Vec<String>,
 }
 
 /// `scx-loader list`.
@@ -166,8 +176,22 @@ pub fn list(json: bool) -> Result<u8> {
                     .map(|r| r.trim().to_string())
                     .unwrap_or(v)
             });
+            let profiles =
+                scheds::query(&i.path, &["--list-profiles".to_string()], "--list-profiles")
+                    .ok()
+                    .filter(|a| a.status.success())
+                    .map(|a| {
+                        a.output
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
             ListItem {
                 version,
+                profiles,
                 description: ask("--help"),
                 path: i.path.display().to_string(),
                 name: i.name,
@@ -181,9 +205,13 @@ pub fn list(json: bool) -> Result<u8> {
     } else {
         let mut out = std::io::stdout().lock();
         for i in &items {
+            let profiles = match i.profiles.is_empty() {
+                true => String::new(),
+                false => format!(" (profiles: {})", i.profiles.join(", ")),
+            };
             writeln!(
                 out,
-                "{:16} {:10} {}",
+                "{:16} {:10} {}{profiles}",
                 i.name,
                 i.version.as_deref().unwrap_or("?"),
                 i.description.as_deref().unwrap_or("")

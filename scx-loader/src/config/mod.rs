@@ -21,13 +21,23 @@ use crate::suggest::closest;
 pub const KEY_SCHEDULER: &str = "SCX_SCHEDULER";
 pub const KEY_FLAGS: &str = "SCX_FLAGS";
 pub const KEY_FALLBACK: &str = "SCX_FALLBACK_SCHEDULER";
+pub const KEY_PROFILE: &str = "SCX_PROFILE";
 pub const ENV_SCHEDULER_OVERRIDE: &str = "SCX_SCHEDULER_OVERRIDE";
 pub const ENV_FLAGS_OVERRIDE: &str = "SCX_FLAGS_OVERRIDE";
+pub const ENV_PROFILE_OVERRIDE: &str = "SCX_PROFILE_OVERRIDE";
 
 /// Keys the file may set.
-pub const FILE_KEYS: &[&str] = &[KEY_SCHEDULER, KEY_FLAGS, KEY_FALLBACK];
+pub const FILE_KEYS: &[&str] = &[KEY_SCHEDULER, KEY_FLAGS, KEY_FALLBACK, KEY_PROFILE];
 /// Keys only the environment may set (`systemctl set-environment`).
-pub const ENV_KEYS: &[&str] = &[ENV_SCHEDULER_OVERRIDE, ENV_FLAGS_OVERRIDE];
+pub const ENV_KEYS: &[&str] = &[
+    ENV_SCHEDULER_OVERRIDE,
+    ENV_FLAGS_OVERRIDE,
+    ENV_PROFILE_OVERRIDE,
+];
+
+/// The profile names of the schedulers' `--profile` (scx_core's `profile::NAMES`): a scheduler
+/// offers some of them, and `scx_NAME --list-profiles` says which.
+pub const PROFILES: &[&str] = &["gaming", "lowlatency", "server", "powersave", "hpc"];
 
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +105,12 @@ pub enum ConfigError {
         problem: String,
         fix: String,
     },
+    #[error("{origin}: unknown profile {value:?}: {fix}")]
+    UnknownProfile {
+        origin: Origin,
+        value: String,
+        fix: String,
+    },
 }
 
 impl ConfigError {
@@ -107,6 +123,7 @@ impl ConfigError {
             ConfigError::Syntax { .. } => codes::CONFIG_SYNTAX,
             ConfigError::UnknownKey { .. } => codes::CONFIG_UNKNOWN_KEY,
             ConfigError::BadValue { .. } => codes::BAD_SCHEDULER,
+            ConfigError::UnknownProfile { .. } => codes::BAD_PROFILE,
         }
     }
 }
@@ -120,11 +137,24 @@ pub struct Config {
     pub flags: Setting,
     pub flag_words: Vec<String>,
     pub fallback: Option<Setting>,
+    /// `SCX_PROFILE`: one of [`PROFILES`], or None for the scheduler's own defaults.
+    pub profile: Option<Setting>,
     /// Lines that were ignored, for a warning each.
     pub warnings: Vec<String>,
 }
 
 impl Config {
+    /// The scheduler's arguments: `--profile NAME` for `SCX_PROFILE`, then `SCX_FLAGS`, whose
+    /// options override the profile's.
+    pub fn arguments(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(p) = &self.profile {
+            args.extend(["--profile".to_string(), p.value.clone()]);
+        }
+        args.extend(self.flag_words.iter().cloned());
+        args
+    }
+
     /// Reads, checks and interprets the file; `env` supplies the override variables.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         check_file_safety(path, euid())?;
@@ -153,6 +183,7 @@ impl Config {
             },
             flag_words: Vec::new(),
             fallback: None,
+            profile: None,
             warnings: Vec::new(),
         };
         for a in &assignments {
@@ -168,12 +199,9 @@ impl Config {
                 KEY_SCHEDULER => config.scheduler = non_empty(setting),
                 KEY_FLAGS => config.flags = setting,
                 KEY_FALLBACK => config.fallback = non_empty(setting),
+                KEY_PROFILE => config.profile = non_empty(setting),
                 key if ENV_KEYS.contains(&key) => {
-                    let file_key = if key == ENV_SCHEDULER_OVERRIDE {
-                        KEY_SCHEDULER
-                    } else {
-                        KEY_FLAGS
-                    };
+                    let file_key = key.strip_suffix("_OVERRIDE").unwrap_or(key);
                     return Err(ConfigError::UnknownKey {
                         path: path.to_path_buf(),
                         line: a.first_line,
@@ -218,8 +246,17 @@ impl Config {
                 origin: Origin::Env(ENV_FLAGS_OVERRIDE),
             };
         }
+        if let Some(v) = env(ENV_PROFILE_OVERRIDE) {
+            config.profile = non_empty(Setting {
+                value: v,
+                origin: Origin::Env(ENV_PROFILE_OVERRIDE),
+            });
+        }
         for setting in [&config.scheduler, &config.fallback].into_iter().flatten() {
             check_name(setting)?;
+        }
+        if let Some(p) = &config.profile {
+            check_profile(p)?;
         }
         config.flag_words =
             split_words(&config.flags.value).map_err(|e| match &config.flags.origin {
@@ -253,6 +290,21 @@ fn non_empty(setting: Setting) -> Option<Setting> {
     (!setting.value.is_empty()).then_some(setting)
 }
 
+fn check_profile(setting: &Setting) -> Result<(), ConfigError> {
+    if PROFILES.contains(&setting.value.as_str()) {
+        return Ok(());
+    }
+    let fix = match closest(&setting.value, PROFILES, 3) {
+        Some(s) => format!("did you mean {s}?"),
+        None => format!("the profiles are {}", PROFILES.join(", ")),
+    };
+    Err(ConfigError::UnknownProfile {
+        origin: setting.origin.clone(),
+        value: setting.value.clone(),
+        fix,
+    })
+}
+
 fn check_name(setting: &Setting) -> Result<(), ConfigError> {
     if valid_name(&setting.value) {
         return Ok(());
@@ -284,6 +336,41 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_text(Path::new("/etc/default/scx"), text, &no_env)
+    }
+
+    #[test]
+    fn profile_key_its_override_and_its_errors() {
+        let c = load("SCX_PROFILE=server\nSCX_FLAGS='-s 5000'\n").unwrap();
+        assert_eq!(c.profile.as_ref().unwrap().value, "server");
+        assert!(c.scheduler.is_none());
+        assert_eq!(c.arguments(), ["--profile", "server", "-s", "5000"]);
+        assert!(load("SCX_PROFILE=\n").unwrap().profile.is_none());
+        assert_eq!(load("SCX_FLAGS=-v\n").unwrap().arguments(), ["-v"]);
+
+        let err = load("SCX_PROFILE=gamign\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/etc/default/scx:1: unknown profile \"gamign\": did you mean gaming?"
+        );
+        assert_eq!(err.exit_code(), crate::codes::BAD_PROFILE);
+        let err = load("SCX_PROFILE=fast\n").unwrap_err();
+        assert!(err
+            .to_string()
+            .ends_with("the profiles are gaming, lowlatency, server, powersave, hpc"));
+
+        let err = load("SCX_PROFILE_OVERRIDE=hpc\n").unwrap_err();
+        assert!(
+            err.to_string().ends_with("in this file write SCX_PROFILE="),
+            "{err}"
+        );
+
+        let env = |k: &str| (k == ENV_PROFILE_OVERRIDE).then(|| "lowlatency".to_string());
+        let c = Config::from_text(Path::new("/x"), "SCX_PROFILE=server\n", &env).unwrap();
+        assert_eq!(c.profile.as_ref().unwrap().value, "lowlatency");
+        assert_eq!(
+            c.profile.as_ref().unwrap().origin,
+            Origin::Env(ENV_PROFILE_OVERRIDE)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::config::{join_words, Config, Setting};
-use crate::scheds::{self, Dirs, SchedError};
+use crate::scheds::{self, Dirs};
 
 /// What to run: a scheduler, its binary and flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,24 +39,10 @@ pub(super) fn prepare(config_path: &Path, dirs: &Dirs) -> Result<Plan> {
     for w in &config.warnings {
         log::warn!("{w}");
     }
-    let Some(Setting {
-        value: name,
-        origin,
-    }) = &config.scheduler
-    else {
-        return Err(SchedError::NoneConfigured {
-            path: config.path.clone(),
-            installed: dirs.names(),
-        }
-        .into());
-    };
-    let path = dirs.resolve(name, &origin.to_string())?;
-    if let Some(w) = scheds::check_flags(
-        name,
-        &path,
-        &config.flag_words,
-        &config.flags.origin.to_string(),
-    )? {
+    let (name, path) = scheds::chosen(&config, dirs)?;
+    let name = &name;
+    let flags = config.arguments();
+    if let Some(w) = scheds::check_flags(name, &path, &flags, &config.flags.origin.to_string())? {
         log::warn!("{w}");
     }
     let fallback = match &config.fallback {
@@ -71,7 +57,7 @@ pub(super) fn prepare(config_path: &Path, dirs: &Dirs) -> Result<Plan> {
         primary: Target {
             name: name.clone(),
             path,
-            flags: config.flag_words.clone(),
+            flags,
         },
         fallback,
     })

@@ -1,0 +1,46 @@
+# profile.sh - SCX_PROFILE alone makes the service pick a scheduler that has the profile and
+# start it with --profile; beside SCX_SCHEDULER it must be one of that scheduler's profiles,
+# and SCX_FLAGS still override its tunables; reload swaps it with the same MainPID; a typo or
+# a profile the scheduler lacks stops check and start with one line and exit code 27.
+. /scenarios/lib/service.sh
+
+echo "== SCX_PROFILE alone"
+conf "SCX_PROFILE=server"
+start_ok scx_bpfland
+expect_eq "$(prop StatusText)" "scx_bpfland running (flags: --profile server)" "StatusText"
+journalctl -q --no-pager SYSLOG_IDENTIFIER=scx_bpfland -o cat | grep "attached in" | tail -n 1 \
+    | grep -q "profile server, slice 2000-20000 us, lag 40000 us.*no wakeup preemption" \
+    || { show_journal; fail "scx_bpfland's attach line does not show the server profile's tunables"; }
+ok "scx_bpfland runs the server profile's tunables"
+scx-loader status --json > /tmp/status.json
+grep -q '"configured_profile": "server"' /tmp/status.json \
+    || { cat /tmp/status.json; fail "status --json does not name the profile"; }
+grep -q '"configured_running": true' /tmp/status.json \
+    || { cat /tmp/status.json; fail "status --json does not say the chosen scheduler runs"; }
+ok "scx-loader status names the profile and the scheduler it chose"
+pid=$(prop MainPID)
+
+echo "== reload to a scheduler and a profile, with a flag that overrides it"
+conf "SCX_SCHEDULER=scx_rustland" "SCX_PROFILE=gaming" "SCX_FLAGS='-s 8000'"
+mark
+systemctl reload scx || { show_journal; fail "systemctl reload scx failed"; }
+wait_status "scx_rustland running" 5 || { show_journal; fail "no switch to scx_rustland"; }
+expect_eq "$(prop StatusText)" "scx_rustland running (flags: --profile gaming -s 8000)" "StatusText"
+expect_eq "$(sx_ops)" scx_rustland "attached scheduler after reload"
+expect_eq "$(prop MainPID)" "$pid" "MainPID after reload"
+journalctl -q --no-pager SYSLOG_IDENTIFIER=scx_rustland -o cat | grep "attached in" | tail -n 1 \
+    | grep -q "slice 500-8000 us, profile gaming" \
+    || { show_journal; fail "scx_rustland's attach line does not show gaming with -s 8000"; }
+ok "the explicit -s 8000 overrides the gaming profile's slice, its minimum stays"
+systemctl stop scx
+
+echo "== a profile the scheduler lacks, a typo, a profile nobody has"
+conf "SCX_SCHEDULER=scx_rlfifo" "SCX_PROFILE=gaming"
+expect_start_fails 27 "scx_rlfifo has no profile gaming (its profiles: none): choose another profile, or a scheduler that has gaming: scx_bpfland, scx_rustland"
+scx-loader check > /tmp/check.txt 2>&1
+expect_eq "$?" 27 "exit code of scx-loader check"
+grep -q "profile.*scx_rlfifo has no profile gaming" /tmp/check.txt || { cat /tmp/check.txt; fail "check does not name the profile problem"; }
+conf "SCX_PROFILE=gamign"
+expect_start_fails 27 '/etc/default/scx:1: unknown profile "gamign": did you mean gaming?'
+conf "SCX_PROFILE=hpc"
+expect_start_fails 27 "/etc/default/scx:1: no installed scheduler offers the profile hpc"
