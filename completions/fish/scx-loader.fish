@@ -62,6 +62,7 @@ complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -l timeout
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l flags -d 'The scheduler\'s flags, as one string ("--slice-us 5000")' -r
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l profile -d 'The workload profile (SCX_PROFILE; see scx(5)); "" for the scheduler\'s defaults. Alone, it keeps the configured scheduler and flags' -r
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l no-reload -d 'Only write the file; do not reload the service'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -s v -l verbose -d 'Log more: -v adds debug messages'

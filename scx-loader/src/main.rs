@@ -128,11 +128,17 @@ enum Cmd {
     /// The file is rewritten atomically; comments and other lines are kept. Without --flags,
     /// SCX_FLAGS is cleared (flags belong to one scheduler).
     Set {
-        /// The scheduler, e.g. scx_rustland (see `scx-loader list`).
-        name: String,
+        /// The scheduler, e.g. scx_rustland (see `scx-loader list`); its flags are replaced
+        /// too (by --flags, or none).
+        #[arg(required_unless_present = "profile")]
+        name: Option<String>,
         /// The scheduler's flags, as one string ("--slice-us 5000").
         #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
         flags: Option<String>,
+        /// The workload profile (SCX_PROFILE; see scx(5)); "" for the scheduler's defaults.
+        /// Alone, it keeps the configured scheduler and flags.
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
         /// Only write the file; do not reload the service.
         #[arg(long)]
         no_reload: bool,
@@ -170,9 +176,16 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Set {
             name,
             flags,
+            profile,
             no_reload,
             config,
-        } => commands::set(&config.path(), &name, flags.as_deref(), !no_reload),
+        } => commands::set(
+            &config.path(),
+            name.as_deref(),
+            flags.as_deref(),
+            profile.as_deref(),
+            !no_reload,
+        ),
     }
 }
 

@@ -1,7 +1,8 @@
 # profile.sh - SCX_PROFILE alone makes the service pick a scheduler that has the profile and
 # start it with --profile; beside SCX_SCHEDULER it must be one of that scheduler's profiles,
-# and SCX_FLAGS still override its tunables; reload swaps it with the same MainPID; a typo or
-# a profile the scheduler lacks stops check and start with one line and exit code 27.
+# and SCX_FLAGS still override its tunables; reload and `scx-loader set --profile` swap it
+# with the same MainPID; a typo or a profile the scheduler lacks stops check, start and set
+# with one line and exit code 27.
 . /scenarios/lib/service.sh
 
 echo "== SCX_PROFILE alone"
@@ -32,6 +33,22 @@ journalctl -q --no-pager SYSLOG_IDENTIFIER=scx_rustland -o cat | grep "attached 
     | grep -q "slice 500-8000 us, profile gaming" \
     || { show_journal; fail "scx_rustland's attach line does not show gaming with -s 8000"; }
 ok "the explicit -s 8000 overrides the gaming profile's slice, its minimum stays"
+
+echo "== scx-loader set --profile: persisted, hot-swapped, the rest of the file kept"
+out=$(scx-loader set --profile lowlatency)
+expect_eq "$?" 0 "scx-loader set --profile exit code"
+echo "$out"
+grep -q "^SCX_PROFILE=lowlatency$" /etc/default/scx || { cat /etc/default/scx; fail "set did not write SCX_PROFILE"; }
+grep -q "^SCX_SCHEDULER=scx_rustland$" /etc/default/scx || fail "set --profile changed SCX_SCHEDULER"
+grep -q "^SCX_FLAGS='-s 8000'$" /etc/default/scx || fail "set --profile changed SCX_FLAGS"
+expect_eq "$(prop StatusText)" "scx_rustland running (flags: --profile lowlatency -s 8000)" "StatusText after set"
+expect_eq "$(prop MainPID)" "$pid" "MainPID after set"
+cp /etc/default/scx /tmp/before-set
+scx-loader set --profile hpc > /tmp/set.txt 2>&1
+expect_eq "$?" 27 "exit code of set --profile hpc (scx_rustland lacks it)"
+grep -q "scx_rustland has no profile hpc" /tmp/set.txt || { cat /tmp/set.txt; fail "set does not say why"; }
+cmp -s /etc/default/scx /tmp/before-set || fail "a refused set changed the file"
+expect_eq "$(sx_ops)" scx_rustland "attached scheduler after the refused set"
 systemctl stop scx
 
 echo "== a profile the scheduler lacks, a typo, a profile nobody has"

@@ -135,21 +135,27 @@ pub fn reload(pid: Option<i32>, timeout: Duration) -> Result<u8> {
     }
 }
 
-/// `scx-loader set`.
-pub fn set(config_path: &Path, name: &str, flags: Option<&str>, reload: bool) -> Result<u8> {
+/// `scx-loader set`: writes the scheduler (and its flags, empty unless given) and/or the
+/// profile, keeping the other keys; refuses a result the service would reject.
+pub fn set(
+    config_path: &Path,
+    name: Option<&str>,
+    flags: Option<&str>,
+    profile: Option<&str>,
+    reload: bool,
+) -> Result<u8> {
     let dirs = dirs();
     let origin = Origin::CommandLine.to_string();
-    let path = dirs.resolve(name, &origin)?;
+    if let Some(name) = name {
+        dirs.resolve(name, &origin)?;
+    }
     let words =
         config::split_words(flags.unwrap_or("")).map_err(|e| SchedError::FlagsRejected {
-            name: name.to_string(),
+            name: name.unwrap_or("the scheduler").to_string(),
             origin: origin.clone(),
             flags: format!("{:?}", flags.unwrap_or("")),
             message: format!("{}: {}", e.problem, e.fix),
         })?;
-    if let Some(w) = scheds::check_flags(name, &path, &words, "--flags")? {
-        log::warn!("{w}");
-    }
     let existing = match std::fs::metadata(config_path) {
         Ok(_) => {
             config::check_file_safety(config_path, config::euid())?;
@@ -162,25 +168,36 @@ pub fn set(config_path: &Path, name: &str, flags: Option<&str>, reload: bool) ->
         Err(e) => return Err(e).with_context(|| format!("inspecting {}", config_path.display())),
     };
     let joined = config::join_words(&words);
-    let text = config::rewrite(
-        &existing,
-        &[(config::KEY_SCHEDULER, name), (config::KEY_FLAGS, &joined)],
-    )
-    .map_err(|e| ConfigError::Syntax {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if let Some(name) = name {
+        keys.push((config::KEY_SCHEDULER, name));
+    }
+    if name.is_some() || flags.is_some() {
+        keys.push((config::KEY_FLAGS, &joined));
+    }
+    if let Some(profile) = profile {
+        keys.push((config::KEY_PROFILE, profile));
+    }
+    let text = config::rewrite(&existing, &keys).map_err(|e| ConfigError::Syntax {
         path: config_path.to_path_buf(),
         line: e.line,
         problem: e.problem,
         fix: e.fix,
     })?;
-    // Refuse to write a file the service would then reject for another reason.
-    Config::from_text(config_path, &text, &|_| None)?;
+    // Refuse to write a file the service would then reject: its keys, the scheduler it names
+    // or picks for the profile, and that scheduler's view of the profile and the flags.
+    let new = Config::from_text(config_path, &text, &|_| None)?;
+    let (chosen, binary) = scheds::chosen(&new, &dirs)?;
+    if let Some(w) = scheds::check_flags(&chosen, &binary, &new.arguments(), "--flags")? {
+        log::warn!("{w}");
+    }
     write_atomic(config_path, &text)?;
-    println!(
-        "{}: SCX_SCHEDULER={name} SCX_FLAGS={}",
-        config_path.display(),
-        config::quote(&joined)
-    );
-    for var in [config::ENV_SCHEDULER_OVERRIDE, config::ENV_FLAGS_OVERRIDE] {
+    let written: Vec<String> = keys
+        .iter()
+        .map(|(k, v)| format!("{k}={}", config::quote(v)))
+        .collect();
+    println!("{}: {}", config_path.display(), written.join(" "));
+    for var in config::ENV_KEYS {
         if std::env::var_os(var).is_some() {
             log::warn!("{var} is set in this environment and overrides the file");
         }
