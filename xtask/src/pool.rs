@@ -14,7 +14,8 @@ use crate::scenario::Check;
 pub type Work<'a> = Box<dyn FnOnce() -> Result<Vec<Check>> + Send + 'a>;
 
 /// One unit of work. A single-threaded TCG guest keeps one host core busy; a build that would
-/// take more runs at `nice` 19, so the guest beside it keeps its core and its timing.
+/// take more runs at `nice` 19, so the guest beside it keeps its core and its timing, and only
+/// one build runs at a time: two would share the cores and leave no guest running.
 pub struct Task<'a> {
     pub name: String,
     /// Names of the tasks whose results this one reads (through state both closures share);
@@ -49,17 +50,22 @@ struct Board<'a> {
     waiting: Vec<Option<Task<'a>>>,
     ended: Vec<String>,
     results: Vec<Vec<Check>>,
+    /// Whether a niced task (a build) runs now.
+    building: bool,
 }
 
 impl<'a> Board<'a> {
-    /// The first waiting task whose predecessors have ended, taken off the board.
+    /// The first waiting task whose predecessors have ended (and, for a build, with no other
+    /// build running), taken off the board.
     fn next_ready(&mut self) -> Option<(usize, Task<'a>)> {
-        let ended = &self.ended;
+        let (ended, building) = (&self.ended, self.building);
         let i = self.waiting.iter().position(|slot| {
             slot.as_ref()
-                .is_some_and(|t| t.after.iter().all(|a| ended.contains(a)))
+                .is_some_and(|t| !(t.nice && building) && t.after.iter().all(|a| ended.contains(a)))
         })?;
-        self.waiting[i].take().map(|t| (i, t))
+        let task = self.waiting[i].take()?;
+        self.building |= task.nice;
+        Some((i, task))
     }
 }
 
@@ -83,6 +89,7 @@ pub fn run(tasks: Vec<Task<'_>>, slots: usize) -> Vec<Check> {
         waiting: tasks,
         ended: Vec::new(),
         results: vec![Vec::new(); count],
+        building: false,
     });
     let changed = Condvar::new();
     std::thread::scope(|scope| {
@@ -99,11 +106,14 @@ pub fn run(tasks: Vec<Task<'_>>, slots: usize) -> Vec<Check> {
                     b = changed.wait(b).unwrap_or_else(|e| e.into_inner());
                 };
                 drop(b);
-                let name = task.name.clone();
+                let (name, nice) = (task.name.clone(), task.nice);
                 let checks = run_one(task);
                 let mut b = lock(&board);
                 b.results[i] = checks;
                 b.ended.push(name);
+                if nice {
+                    b.building = false;
+                }
                 changed.notify_all();
             });
         }
@@ -203,6 +213,41 @@ mod tests {
         assert!(at("start needs build") > at("end build"), "{order:?}");
         // The free slot took the next ready task instead of waiting for the build.
         assert!(at("start guest b") < at("end build"), "{order:?}");
+    }
+
+    #[test]
+    fn builds_run_one_at_a_time_beside_the_guests() {
+        let builds = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let order = Mutex::new(Vec::new());
+        let task = |name: &'static str, nice: bool| {
+            let (builds, most, order) = (&builds, &most, &order);
+            let t = Task::new(
+                name,
+                Box::new(move || {
+                    if nice {
+                        let now = builds.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                    }
+                    lock(order).push(name);
+                    std::thread::sleep(Duration::from_millis(30));
+                    if nice {
+                        builds.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    Ok(passed(name))
+                }),
+            );
+            if nice {
+                t.niced()
+            } else {
+                t
+            }
+        };
+        let tasks = vec![task("deb", true), task("new", true), task("guest", false)];
+        run(tasks, 2);
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+        // The second build waited; the guest took the free slot.
+        assert_eq!(lock(&order)[..2], ["deb", "guest"]);
     }
 
     #[test]
