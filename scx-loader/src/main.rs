@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod logging;
 mod notify;
+mod profiles;
 mod scheds;
 mod service;
 mod suggest;

@@ -1,15 +1,11 @@
-//! Installed schedulers: the root-owned directories they are found in, asking a
-//! scheduler binary about itself (`--version`, `--help`, `--check-args`), and reading its exit
-//! status the way scx_core defines it.
+//! Installed schedulers: the root-owned directories they are found in, and asking a
+//! scheduler binary about itself (`--version`, `--help`, `--check-args`).
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-use scx_core::exit_code;
 
 use crate::config::valid_name;
 
@@ -155,7 +151,7 @@ impl Dirs {
         dirs
     }
 
-    fn parse(list: &str, euid: u32) -> Dirs {
+    pub(crate) fn parse(list: &str, euid: u32) -> Dirs {
         Dirs {
             dirs: list
                 .split(':')
@@ -280,110 +276,6 @@ impl Dirs {
     }
 }
 
-/// With `SCX_PROFILE` and no `SCX_SCHEDULER`, the first of these that is installed and offers
-/// the profile runs (scx(5)); then any other, by name.
-const PROFILE_PREFERENCE: &[&str] = &["scx_bpfland", "scx_rustland"];
-
-/// The profiles the scheduler at `path` offers (`--list-profiles`); none if it cannot say.
-pub fn profiles_of(path: &Path) -> Vec<String> {
-    query(path, &["--list-profiles".to_string()], "--list-profiles")
-        .ok()
-        .filter(|a| a.status.success())
-        .map(|a| {
-            a.output
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase()))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-impl Dirs {
-    /// The scheduler that runs `profile` (set at `origin`): `chosen` (its name and where that
-    /// was set) if it offers the profile, or without one the first installed scheduler in
-    /// [`PROFILE_PREFERENCE`] order that does. Returns its name and binary.
-    pub fn with_profile(
-        &self,
-        chosen: Option<(&str, &str)>,
-        profile: &str,
-        origin: &str,
-    ) -> Result<(String, PathBuf), SchedError> {
-        let offers = |path: &Path| profiles_of(path).iter().any(|p| p == profile);
-        if let Some((name, name_origin)) = chosen {
-            let path = self.resolve(name, name_origin)?;
-            let has = profiles_of(&path);
-            if has.iter().any(|p| p == profile) {
-                return Ok((name.to_string(), path));
-            }
-            let others: Vec<String> = self
-                .list()
-                .into_iter()
-                .filter(|i| i.name != name && offers(&i.path))
-                .map(|i| i.name)
-                .collect();
-            let fix = match (has.is_empty(), others.is_empty()) {
-                (_, false) => format!(
-                    "choose another profile, or a scheduler that has {profile}: {}",
-                    others.join(", ")
-                ),
-                (false, true) => format!("choose one of {name}'s profiles"),
-                (true, true) => "remove SCX_PROFILE".to_string(),
-            };
-            return Err(SchedError::ProfileMissing {
-                name: name.to_string(),
-                origin: origin.to_string(),
-                profile: profile.to_string(),
-                has: if has.is_empty() {
-                    "none".to_string()
-                } else {
-                    has.join(", ")
-                },
-                fix,
-            });
-        }
-        let mut installed = self.list();
-        installed.sort_by_key(|i| {
-            let rank = PROFILE_PREFERENCE.iter().position(|p| *p == i.name);
-            (rank.unwrap_or(PROFILE_PREFERENCE.len()), i.name.clone())
-        });
-        installed
-            .into_iter()
-            .find(|i| offers(&i.path))
-            .map(|i| (i.name, i.path))
-            .ok_or_else(|| SchedError::NoSchedulerForProfile {
-                profile: profile.to_string(),
-                origin: origin.to_string(),
-                installed: self.names(),
-            })
-    }
-}
-
-/// The scheduler the configuration names, or with only `SCX_PROFILE` the one that offers it
-/// (checked to offer it either way), and its binary.
-pub fn chosen(
-    config: &crate::config::Config,
-    dirs: &Dirs,
-) -> Result<(String, PathBuf), SchedError> {
-    let scheduler = config
-        .scheduler
-        .as_ref()
-        .map(|s| (s.value.as_str(), s.origin.to_string()));
-    match (&config.profile, &scheduler) {
-        (Some(p), _) => dirs.with_profile(
-            scheduler.as_ref().map(|(n, o)| (*n, o.as_str())),
-            &p.value,
-            &p.origin.to_string(),
-        ),
-        (None, Some((name, origin))) => Ok((name.to_string(), dirs.resolve(name, origin)?)),
-        (None, None) => Err(SchedError::NoneConfigured {
-            path: config.path.clone(),
-            installed: dirs.names(),
-        }),
-    }
-}
-
 /// What a finished helper run printed and how it ended.
 #[derive(Debug)]
 pub struct Answer {
@@ -502,78 +394,8 @@ pub fn check_flags(
     })
 }
 
-/// How a scheduler process ended, in the terms of scx_core's exit-code contract.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ending {
-    /// The `SCX_EXIT_KIND=` value: `requested`, `failure`, `error`, `error-stall`, `sysrq`, …
-    pub kind: &'static str,
-    /// The exit code, or None when a signal ended it.
-    pub code: Option<i32>,
-    /// One human phrase.
-    pub text: String,
-}
-
-impl Ending {
-    pub fn of(status: ExitStatus) -> Ending {
-        if let Some(sig) = status.signal() {
-            return Ending {
-                kind: "signal",
-                code: None,
-                text: format!("killed by signal {sig} ({})", signal_name(sig)),
-            };
-        }
-        let code = status.code().unwrap_or(-1);
-        let (kind, what) = match u8::try_from(code).unwrap_or(u8::MAX) {
-            exit_code::OK => ("done", "exited on its own without an error"),
-            exit_code::FAILURE => ("failure", "failed"),
-            exit_code::USAGE => ("usage", "rejected its command line"),
-            exit_code::NO_PRIVILEGE => ("no-privilege", "lacks privileges"),
-            exit_code::UNSUPPORTED => ("unsupported", "found no sched_ext support in the kernel"),
-            exit_code::BUSY => ("busy", "found another scheduler attached"),
-            exit_code::LOAD_FAILED => ("load-failed", "failed to load or attach its BPF program"),
-            exit_code::EJECTED_ERROR => ("error", "was ejected by the kernel for an error"),
-            exit_code::EJECTED_STALL => (
-                "error-stall",
-                "was ejected by the kernel's watchdog (a runnable task was not scheduled in time)",
-            ),
-            exit_code::SYSRQ => ("sysrq", "was stopped by the administrator (SysRq-S)"),
-            exit_code::EJECTED_OTHER => ("unregistered", "was unregistered by the kernel"),
-            _ => ("failure", "exited with an unknown code"),
-        };
-        Ending {
-            kind,
-            code: Some(code),
-            text: format!("{what} (exit code {code})"),
-        }
-    }
-
-    /// Restarting cannot help: the command line or the machine is wrong.
-    pub fn is_permanent(&self) -> bool {
-        matches!(self.kind, "usage" | "no-privilege" | "unsupported")
-    }
-
-    pub fn is_sysrq(&self) -> bool {
-        self.kind == "sysrq"
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => "signal",
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
@@ -606,18 +428,6 @@ mod tests {
     }
 
     #[test]
-    fn endings_follow_the_exit_code_contract() {
-        let e = Ending::of(ExitStatus::from_raw(11 << 8));
-        assert_eq!(e.kind, "error-stall");
-        assert!(e.text.contains("watchdog"));
-        assert!(Ending::of(ExitStatus::from_raw(12 << 8)).is_sysrq());
-        assert!(Ending::of(ExitStatus::from_raw(4 << 8)).is_permanent());
-        let k = Ending::of(ExitStatus::from_raw(9));
-        assert_eq!(k.kind, "signal");
-        assert_eq!(k.text, "killed by signal 9 (SIGKILL)");
-    }
-
-    #[test]
     fn error_lines_lose_their_prefixes() {
         assert_eq!(
             error_line(
@@ -633,7 +443,7 @@ mod tests {
         assert_eq!(error_line("scx_a", ""), "no message");
     }
 
-    fn fake_dir(tag: &str) -> PathBuf {
+    pub(crate) fn fake_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("scx-loader-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -641,44 +451,11 @@ mod tests {
         dir
     }
 
-    fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+    pub(crate) fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
-    }
-
-    #[test]
-    fn a_profile_picks_or_checks_the_scheduler() {
-        let dir = fake_dir("profiles");
-        let offers =
-            |list: &str| format!("[ \"$1\" = --list-profiles ] && printf '{list}'; exit 0");
-        script(&dir, "scx_bpfland", &offers("gaming\\nserver\\n"), 0o755);
-        script(&dir, "scx_aaa", &offers("hpc\\nserver\\n"), 0o755);
-        script(&dir, "scx_none", "exit 2", 0o755);
-        let dirs = Dirs::parse(dir.to_str().unwrap(), crate::config::euid());
-        assert_eq!(profiles_of(&dir.join("scx_aaa")), ["hpc", "server"]);
-        assert!(profiles_of(&dir.join("scx_none")).is_empty());
-        // The preferred scheduler first, then the others by name.
-        let pick = |p: &str| dirs.with_profile(None, p, "f:1").map(|(n, _)| n);
-        assert_eq!(pick("server").unwrap(), "scx_bpfland");
-        assert_eq!(pick("hpc").unwrap(), "scx_aaa");
-        let err = pick("powersave").unwrap_err();
-        assert_eq!(err.exit_code(), crate::codes::BAD_PROFILE);
-        assert!(err
-            .to_string()
-            .starts_with("f:1: no installed scheduler offers the profile powersave"));
-        let with = |s: &str, p: &str| dirs.with_profile(Some((s, "f:1")), p, "f:2");
-        assert_eq!(with("scx_aaa", "hpc").unwrap().0, "scx_aaa");
-        let err = with("scx_bpfland", "hpc").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "f:2: scx_bpfland has no profile hpc (its profiles: gaming, server): choose another profile, or a scheduler that has hpc: scx_aaa"
-        );
-        let err = with("scx_none", "gaming").unwrap_err();
-        assert!(err.to_string().contains("(its profiles: none)"), "{err}");
-        assert_eq!(err.exit_code(), crate::codes::BAD_PROFILE);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

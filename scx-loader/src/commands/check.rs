@@ -177,7 +177,7 @@ pub fn check(config_path: &Path, json: bool) -> Result<u8> {
             for w in &c.warnings {
                 log::warn!("{w}");
             }
-            match scheds::chosen(c, &dirs) {
+            match crate::profiles::chosen(c, &dirs) {
                 Err(e) => {
                     let (item, fix) = match e {
                         SchedError::NoneConfigured { .. } => {

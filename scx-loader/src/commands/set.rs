@@ -187,7 +187,7 @@ pub fn set(
     // Refuse to write a file the service would then reject: its keys, the scheduler it names
     // or picks for the profile, and that scheduler's view of the profile and the flags.
     let new = Config::from_text(config_path, &text, &|_| None)?;
-    let (chosen, binary) = scheds::chosen(&new, &dirs)?;
+    let (chosen, binary) = crate::profiles::chosen(&new, &dirs)?;
     if let Some(w) = scheds::check_flags(&chosen, &binary, &new.arguments(), "--flags")? {
         log::warn!("{w}");
     }

@@ -51,10 +51,11 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
     let (configured, flags, profile, config_error) = match &config {
         Ok(c) => (
             // With only SCX_PROFILE, the scheduler the service would choose for it.
-            c.scheduler
-                .as_ref()
-                .map(|s| s.value.clone())
-                .or_else(|| scheds::chosen(c, &dirs()).ok().map(|(name, _)| name)),
+            c.scheduler.as_ref().map(|s| s.value.clone()).or_else(|| {
+                crate::profiles::chosen(c, &dirs())
+                    .ok()
+                    .map(|(name, _)| name)
+            }),
             c.arguments(),
             c.profile.as_ref().map(|p| p.value.clone()),
             None,
@@ -176,19 +177,7 @@ pub fn list(json: bool) -> Result<u8> {
                     .map(|r| r.trim().to_string())
                     .unwrap_or(v)
             });
-            let profiles =
-                scheds::query(&i.path, &["--list-profiles".to_string()], "--list-profiles")
-                    .ok()
-                    .filter(|a| a.status.success())
-                    .map(|a| {
-                        a.output
-                            .lines()
-                            .map(str::trim)
-                            .filter(|l| !l.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+            let profiles = crate::profiles::profiles_of(&i.path);
             ListItem {
                 version,
                 profiles,

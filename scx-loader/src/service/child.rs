@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use scx_core::kernel::{self, State};
 
+use super::ending::Ending;
 use super::plan::Target;
 use super::signals::Signals;
 use crate::codes;
 use crate::config::join_words;
 use crate::logging::Relay;
 use crate::notify::Notifier;
-use crate::scheds::{self, Ending};
+use crate::scheds;
 
 /// How long the kernel may take to report sched_ext disabled after the scheduler stopped.
 pub(super) const DISABLE_TIMEOUT: Duration = Duration::from_secs(10);

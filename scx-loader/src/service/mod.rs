@@ -4,6 +4,7 @@
 //! is the state machine; the child process, signals, the plan and reloads are its submodules.
 
 mod child;
+mod ending;
 mod plan;
 mod reload;
 mod signals;
@@ -16,8 +17,9 @@ use scx_core::kernel::{self, State};
 
 use crate::codes;
 use crate::notify::Notifier;
-use crate::scheds::{Dirs, Ending};
+use crate::scheds::Dirs;
 use child::{kernel_runs, start, Child, StartFailure, DISABLE_TIMEOUT};
+use ending::Ending;
 use plan::{prepare, Plan, Target};
 pub use reload::{runtime_dir, RELOAD_FILE};
 use signals::Signals;

@@ -39,7 +39,7 @@ pub(super) fn prepare(config_path: &Path, dirs: &Dirs) -> Result<Plan> {
     for w in &config.warnings {
         log::warn!("{w}");
     }
-    let (name, path) = scheds::chosen(&config, dirs)?;
+    let (name, path) = crate::profiles::chosen(&config, dirs)?;
     let name = &name;
     let flags = config.arguments();
     if let Some(w) = scheds::check_flags(name, &path, &flags, &config.flags.origin.to_string())? {
