@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::scheds::{query, Dirs, SchedError};
+use crate::scheds::{answer_lines, Dirs, SchedError};
 
 /// With `SCX_PROFILE` and no `SCX_SCHEDULER`, the first of these that is installed and offers
 /// the profile runs (scx(5)); then any other, by name.
@@ -12,18 +12,9 @@ const PROFILE_PREFERENCE: &[&str] = &["scx_bpfland", "scx_rustland"];
 
 /// The profiles the scheduler at `path` offers (`--list-profiles`); none if it cannot say.
 pub fn profiles_of(path: &Path) -> Vec<String> {
-    query(path, &["--list-profiles".to_string()], "--list-profiles")
-        .ok()
-        .filter(|a| a.status.success())
-        .map(|a| {
-            a.output
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase()))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = answer_lines(path, "--list-profiles").unwrap_or_default();
+    names.retain(|l| l.chars().all(|c| c.is_ascii_lowercase()));
+    names
 }
 
 impl Dirs {

@@ -283,6 +283,21 @@ pub struct Answer {
     pub output: String,
 }
 
+/// The non-empty, trimmed lines a scheduler prints for a query of its own (`--version`,
+/// `--help`, `--list-profiles`), or None if it fails or does not answer.
+pub fn answer_lines(path: &Path, flag: &str) -> Option<Vec<String>> {
+    let answer = query(path, &[flag.to_string()], flag).ok()?;
+    answer.status.success().then(|| {
+        answer
+            .output
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
 /// Runs `path args…` with no input, collecting stdout and stderr, within [`QUERY_TIMEOUT`].
 pub fn query(path: &Path, args: &[String], what: &str) -> Result<Answer, SchedError> {
     let mut child = Command::new(path)

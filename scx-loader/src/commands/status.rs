@@ -160,18 +160,8 @@ pub fn list(json: bool) -> Result<u8> {
         .list()
         .into_iter()
         .map(|i| {
-            let ask = |flag: &str| {
-                scheds::query(&i.path, &[flag.to_string()], flag)
-                    .ok()
-                    .filter(|a| a.status.success())
-                    .and_then(|a| {
-                        a.output
-                            .lines()
-                            .map(str::trim)
-                            .find(|l| !l.is_empty())
-                            .map(str::to_string)
-                    })
-            };
+            let ask =
+                |flag: &str| scheds::answer_lines(&i.path, flag).and_then(|l| l.into_iter().next());
             let version = ask("--version").map(|v| {
                 v.strip_prefix(&i.name)
                     .map(|r| r.trim().to_string())
