@@ -69,7 +69,8 @@ impl<'a> Board<'a> {
     }
 }
 
-fn lock<'m, T>(m: &'m Mutex<T>) -> MutexGuard<'m, T> {
+/// The value behind a mutex, also when a thread that held it panicked.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

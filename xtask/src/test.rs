@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Result;
 
 use crate::host;
 use crate::kernel::{self, Fetch};
-use crate::pool::{self, Task};
+use crate::pool::{self, lock, Task};
 use crate::progress;
 use crate::scenario::{self, Check};
 use crate::sysguest::{self, Userland};
@@ -56,11 +56,6 @@ fn timed<T>(name: String, f: impl FnOnce() -> Result<T>) -> Result<(T, Check)> {
         detail: format!("{:.1} s", start.elapsed().as_secs_f64()),
     };
     Ok((value, check))
-}
-
-/// The value behind a mutex, also when a thread that held it panicked.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
