@@ -8,8 +8,10 @@
 //!   it every MS milliseconds until end of file, copying it to stdout (a slow log reader that its writer fills up);
 //! - `vmtool calibrate`: print the busy-work steps per microsecond of one CPU with every CPU busy;
 //! - `vmtool frames --rate R [...]`: a game-like frame loop beside a build (see frames.rs);
-//! - `vmtool requests --rate R [...]`: a schbench-style request server (see requests.rs).
+//! - `vmtool requests --rate R [...]`: a schbench-style request server (see requests.rs);
+//! - `vmtool duty [...]`: fixed periodic work and each CPU's idle share (see duty.rs).
 
+mod duty;
 mod frames;
 mod requests;
 mod work;
@@ -24,7 +26,8 @@ const SCHED_EXT: libc::c_int = 7;
 fn usage() -> ExitCode {
     eprintln!(
         "usage: vmtool threads N | vmtool ext CMD [ARGS...] | vmtool policy PID | vmtool drain BYTES MS\n       \
-         vmtool calibrate | vmtool frames --rate R [OPTIONS] | vmtool requests --rate R [OPTIONS]"
+         vmtool calibrate | vmtool frames --rate R [OPTIONS] | vmtool requests --rate R [OPTIONS]\n       \
+         vmtool duty [OPTIONS]"
     );
     ExitCode::from(2)
 }
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         }
         Some("frames") => workload("frames", frames::run(&args[1..])),
         Some("requests") => workload("requests", requests::run(&args[1..])),
+        Some("duty") => workload("duty", duty::run(&args[1..])),
         _ => usage(),
     }
 }

@@ -51,6 +51,30 @@ pub fn work_us(us: u64, rate: f64) {
     spin_steps((us as f64 * rate) as u64, us);
 }
 
+/// The calling thread's CPU time so far.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec that we own; the clock id is valid on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// Busy work until the calling thread has run for `cpu` more of CPU time, however fast the
+/// CPU is and however often it is preempted.
+pub fn work_cpu_time(cpu: Duration) {
+    let end = thread_cpu_time() + cpu;
+    let mut seed = 1;
+    while thread_cpu_time() < end {
+        seed = spin_steps(1_000, seed);
+    }
+}
+
 /// Counters and a stop flag in memory that forked processes share.
 pub struct Shared {
     ptr: *mut u8,
