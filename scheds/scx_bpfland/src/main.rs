@@ -1,6 +1,7 @@
 //! scx_bpfland: the Rust front end of a scheduler whose policy runs entirely in BPF — reads the
 //! topology, sets the tunables, loads and attaches, prints stats, reports how it ended.
 
+mod pack;
 mod stats;
 
 use std::mem::MaybeUninit;
@@ -14,6 +15,7 @@ use scx_core::profile::Explicit;
 use scx_core::topology::Topology;
 use scx_core::{attach, kernel, CommonOpts, ExitInfo, RunEnd, Shutdown, SliceOpts, Ticker};
 
+use crate::pack::{CpuTicks, Packer};
 use crate::stats::CpuStats;
 
 scx_core::include_skeleton!("bpfland");
@@ -47,6 +49,12 @@ struct Cli {
     #[arg(long)]
     no_wakeup_preempt: bool,
 
+    /// Run the work on as few CPUs as keep up with it, the slowest first, and leave the others
+    /// idle: the set grows when its CPUs are over 90 % busy and shrinks when the work fits on
+    /// one fewer at 75 %.
+    #[arg(long)]
+    pack: bool,
+
     /// A set of the tunables above for one kind of work; options given explicitly override it.
     #[arg(long, value_enum, value_name = "PROFILE")]
     profile: Option<Profile>,
@@ -67,21 +75,26 @@ enum Profile {
     /// --slice-us 20000 --slice-us-min 2000 --slice-us-lag 40000 --no-wakeup-preempt: long
     /// slices and no preemption, for throughput with a bounded wait
     Server,
+    /// --pack --slice-us 20000 --slice-us-min 2000: the same work on the fewest CPUs that keep
+    /// up, with long slices, so the other CPUs stay idle in their deepest sleep states
+    Powersave,
 }
 
 impl Cli {
     /// Sets the chosen profile's tunables, except those given on the command line.
     fn apply_profile(&mut self, explicit: &Explicit) {
-        let (slice, slice_min, lag, no_preempt) = match self.profile {
+        let (slice, slice_min, lag, no_preempt, pack) = match self.profile {
             None => return,
-            Some(Profile::Gaming) => (5_000, 500, 10_000, false),
-            Some(Profile::Lowlatency) => (2_000, 100, 5_000, false),
-            Some(Profile::Server) => (20_000, 2_000, 40_000, true),
+            Some(Profile::Gaming) => (5_000, 500, 10_000, false, false),
+            Some(Profile::Lowlatency) => (2_000, 100, 5_000, false, false),
+            Some(Profile::Server) => (20_000, 2_000, 40_000, true, false),
+            Some(Profile::Powersave) => (20_000, 2_000, 20_000, false, true),
         };
         explicit.tune("slice_us", &mut self.slice.slice_us, slice);
         explicit.tune("slice_us_min", &mut self.slice.slice_us_min, slice_min);
         explicit.tune("slice_us_lag", &mut self.slice_us_lag, lag);
         explicit.tune("no_wakeup_preempt", &mut self.no_wakeup_preempt, no_preempt);
+        explicit.tune("pack", &mut self.pack, pack);
     }
 
     fn validate(&self) -> Result<(), scx_core::Error> {
@@ -134,6 +147,16 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         for cpu in &topo.cpus {
             rodata.cpu_llc[cpu.id] = cpu.llc as u32;
         }
+        rodata.pack = cli.pack;
+        rodata.nr_online = topo.cpus.len() as u32;
+        for (rank, cpu) in topo.fill_order().into_iter().enumerate() {
+            rodata.fill_order[rank] = cpu as u32;
+            rodata.fill_rank[cpu] = rank as u32;
+        }
+    }
+    let mut packer = cli.pack.then(|| Packer::new(topo.cpus.len() as u32));
+    if let Some(p) = &packer {
+        set_active_cpus(open.maps.data_data.as_deref_mut(), p.active())?;
     }
     {
         let ops = open.struct_ops.bpfland_ops_mut();
@@ -147,7 +170,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
     let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
     log::info!(
-        "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{})",
+        "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{}{})",
         start.elapsed().as_millis(),
         topo.summary(),
         cli.profile
@@ -166,6 +189,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         } else {
             ""
         },
+        if cli.pack { ", packed" } else { "" },
         if cli.common.partial { ", partial" } else { "" }
     );
 
@@ -177,15 +201,29 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     };
     let mut ticker = Ticker::new(cli.common.stats_interval());
     let mut last = CpuStats::default();
+    let mut ticks = CpuTicks::read().context("reading /proc/stat")?;
+    let mut round = 0u32;
     while !shutdown.requested() && exit_info(&skel).is_none() {
         std::thread::sleep(Duration::from_millis(100));
+        round = round.wrapping_add(1);
+        // --pack decides every 200 ms: 20 clock ticks of each CPU at USER_HZ 100.
+        if let Some(p) = packer.as_mut().filter(|_| round % 2 == 0) {
+            let now = CpuTicks::read().context("reading /proc/stat")?;
+            let active = p.next(now.busy_cpus_since(&ticks, topo.cpus.len() as u32));
+            set_active_cpus(skel.maps.data_data.as_deref_mut(), active)?;
+            ticks = now;
+        }
         if ticker.due() {
             let now = stats::read(&skel.maps.stats)?;
             let (wait_ns, wait_pid) = stats::take_wait_max(&mut skel);
             log::info!(
-                "stats: {} task_wait_max={}us(pid {wait_pid})",
+                "stats: {} task_wait_max={}us(pid {wait_pid}){}",
                 now.delta(&last),
-                wait_ns / 1000
+                wait_ns / 1000,
+                packer
+                    .as_ref()
+                    .map(|p| format!(" active_cpus={}", p.active()))
+                    .unwrap_or_default()
             );
             last = now;
         }
@@ -197,6 +235,15 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     }
     let info = exit_info(&skel);
     Ok(RunEnd { requested, info })
+}
+
+/// Tells BPF how many CPUs of the fill order take work (`--pack`).
+fn set_active_cpus(data: Option<&mut skel::types::data>, n: u32) -> Result<()> {
+    let data = data.context("the BPF object has no writable data")?;
+    // SAFETY: an aligned u32 of the BPF object's data section, mmapped once loaded, that BPF
+    // only reads; a volatile write keeps the compiler from eliding it.
+    unsafe { std::ptr::write_volatile(&mut data.nr_active_cpus, n) };
+    Ok(())
 }
 
 fn run(cli: &Cli) -> Result<u8> {
@@ -245,8 +292,10 @@ mod tests {
             assert!(scx_core::profile::NAMES.contains(&name.as_str()), "{name}");
             assert!(cli(&["--profile", &name]).validate().is_ok());
         }
+        let c = cli(&["--profile", "powersave"]);
+        assert!(c.pack && !c.no_wakeup_preempt && c.slice.slice_us == 20_000);
         let names = scx_core::profile::offered(&Cli::command());
-        assert_eq!(names, ["gaming", "lowlatency", "server"]);
+        assert_eq!(names, ["gaming", "lowlatency", "server", "powersave"]);
     }
 
     #[test]

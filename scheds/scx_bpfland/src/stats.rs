@@ -15,6 +15,7 @@ pub struct CpuStats {
     pub kicks: u64,
     pub sync: u64,
     pub rescued: u64,
+    pub pinned: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -36,6 +37,7 @@ impl CpuStats {
         self.kicks += c.kicks;
         self.sync += c.sync;
         self.rescued += c.rescued;
+        self.pinned += c.pinned;
     }
 
     /// What happened since `earlier`.
@@ -48,6 +50,7 @@ impl CpuStats {
             kicks: self.kicks.saturating_sub(earlier.kicks),
             sync: self.sync.saturating_sub(earlier.sync),
             rescued: self.rescued.saturating_sub(earlier.rescued),
+            pinned: self.pinned.saturating_sub(earlier.pinned),
         }
     }
 }
@@ -56,14 +59,15 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={}",
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={}",
             self.direct,
             self.sync,
             self.preempt,
             self.llc_local,
             self.cross_llc,
             self.kicks,
-            self.rescued
+            self.rescued,
+            self.pinned
         )
     }
 }
@@ -104,7 +108,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 7]| {
+        let cpu = |vals: [u64; 8]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -113,6 +117,7 @@ mod tests {
                 kicks: vals[4],
                 sync: vals[5],
                 rescued: vals[6],
+                pinned: vals[7],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -124,8 +129,8 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80]));
         assert_eq!(
             t,
             CpuStats {
@@ -136,6 +141,7 @@ mod tests {
                 kicks: 55,
                 sync: 66,
                 rescued: 77,
+                pinned: 88,
             }
         );
         let d = t.delta(&CpuStats {
@@ -145,7 +151,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88"
         );
     }
 }

@@ -16,6 +16,8 @@ pub struct Cpu {
     pub llc: usize,
     /// NUMA node id (0 where the machine has no NUMA information).
     pub node: usize,
+    /// Relative compute capacity (`cpu_capacity`; 1024, the fastest, where sysfs has none).
+    pub capacity: u32,
 }
 
 /// CPUs, cores, LLCs and NUMA nodes of the machine.
@@ -150,11 +152,16 @@ impl Topology {
             if !topo.nodes.contains(&node) {
                 topo.nodes.push(node);
             }
+            let capacity = std::fs::read_to_string(dir.join("cpu_capacity"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(1024);
             topo.cpus.push(Cpu {
                 id,
                 core,
                 llc: llc_id,
                 node,
+                capacity,
             });
         }
         if topo.cpus.is_empty() {
@@ -170,6 +177,14 @@ impl Topology {
     /// Whether any core runs more than one hardware thread.
     pub fn has_smt(&self) -> bool {
         self.cores.iter().any(|c| c.len() > 1)
+    }
+
+    /// Online CPU ids in the order a packing policy fills them: the slowest first, then by LLC
+    /// and core, so that the CPUs in use share caches and cores.
+    pub fn fill_order(&self) -> Vec<usize> {
+        let mut cpus: Vec<&Cpu> = self.cpus.iter().collect();
+        cpus.sort_by_key(|c| (c.capacity, c.llc, c.core, c.id));
+        cpus.into_iter().map(|c| c.id).collect()
     }
 
     /// One line for logs: `4 CPUs, 2 cores, 1 LLC, 1 node`.
@@ -240,6 +255,10 @@ mod tests {
         }
         write(&dir, "node/node0/cpulist", "0-3");
         write(&dir, "node/node1/cpulist", "4-7");
+        // The second socket's cores are the slow ones (a big.LITTLE-style machine).
+        for cpu in 4..8 {
+            write(&dir, &format!("cpu/cpu{cpu}/cpu_capacity"), "512\n");
+        }
 
         let t = Topology::read_from(&dir).expect("reads");
         assert_eq!(t.nr_cpu_ids, 16);
@@ -252,6 +271,8 @@ mod tests {
         assert_eq!(t.cpus[5].node, 1);
         assert_eq!(t.cpus[5].core, 2);
         assert_eq!(t.summary(), "8 CPUs, 4 cores (SMT), 2 LLCs, 2 NUMA nodes");
+        assert_eq!((t.cpus[0].capacity, t.cpus[7].capacity), (1024, 512));
+        assert_eq!(t.fill_order(), [4, 5, 6, 7, 0, 1, 2, 3]);
         let _ = fs::remove_dir_all(&dir);
     }
 

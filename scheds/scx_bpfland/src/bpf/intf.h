@@ -25,6 +25,7 @@ struct cpu_stats {
 	u64 kicks;		/* idle CPUs woken for queued work */
 	u64 sync;		/* synchronous wakeups run next on the waker's CPU */
 	u64 rescued;		/* tasks run out of deadline order after waiting too long */
+	u64 pinned;		/* --pack: tasks queued on their own CPU, allowed on no active one */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

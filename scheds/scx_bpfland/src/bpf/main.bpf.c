@@ -42,6 +42,16 @@
  *    stealing, counted as cross-LLC), and otherwise lets the previous task
  *    run on.
  *
+ *  - With --pack (the powersave profile) only the first nr_active_cpus CPUs
+ *    of a fill order (the slowest first, then by LLC and core) take work:
+ *    wakeups look for an idle CPU among them, the queue kicks only them, and
+ *    the other CPUs take from the queue only what waited STARVE_NS. User
+ *    space sets nr_active_cpus from how busy the active CPUs are: one more
+ *    when they are nearly saturated, one fewer when the rest would keep up,
+ *    so the same work runs on as few CPUs as keep up and the others stay
+ *    idle. A task that may run on none of the active CPUs (pinned) is queued
+ *    on its own CPU instead.
+ *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
  *
@@ -72,6 +82,11 @@ const volatile u64 slice_min_ns = 1000000ULL;
 const volatile u64 slice_lag_ns = 20000000ULL;
 const volatile bool smt_aware = true;
 const volatile bool wakeup_preempt = true;
+const volatile bool pack = false;
+const volatile u32 nr_online = 1;
+/* --pack: the online CPUs in fill order, and each CPU's place in it. */
+const volatile u32 fill_order[BPFLAND_MAX_CPUS];
+const volatile u32 fill_rank[BPFLAND_MAX_CPUS];
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpus = 1;
 const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
@@ -88,6 +103,9 @@ const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
 #define NVCSW_WINDOW_NS		100000000ULL
 
 UEI_DEFINE(uei);
+
+/* --pack: how many CPUs of the fill order take work; set by user space. */
+u32 nr_active_cpus = BPFLAND_MAX_CPUS;
 
 /* Virtual clock of each LLC: the highest vruntime that started running there. */
 u64 llc_vclock[BPFLAND_MAX_LLCS];
@@ -205,6 +223,53 @@ static void clamp_lag(struct task_ctx *tctx, u32 llc)
 		tctx->vruntime = vclock - slice_lag_ns;
 }
 
+/* Whether @cpu takes work: always, unless --pack left it out of the active CPUs. */
+static bool cpu_active(s32 cpu)
+{
+	if (!pack)
+		return true;
+	if (cpu < 0 || cpu >= BPFLAND_MAX_CPUS)
+		return false;
+	return fill_rank[cpu & (BPFLAND_MAX_CPUS - 1)] < nr_active_cpus;
+}
+
+static u32 nr_active(void)
+{
+	return MIN(MIN(nr_active_cpus, nr_online), (u32)BPFLAND_MAX_CPUS);
+}
+
+/* --pack: the first active CPU @p may use, or -ENOENT (it is pinned elsewhere). */
+static s32 first_active_allowed(struct task_struct *p)
+{
+	u32 i, n = nr_active();
+	s32 cpu;
+
+	bpf_for(i, 0, n) {
+		cpu = fill_order[i & (BPFLAND_MAX_CPUS - 1)];
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			return cpu;
+	}
+	return -ENOENT;
+}
+
+/* --pack: an idle active CPU that @p may use, @prev_cpu first, claimed; or -EBUSY. */
+static s32 pick_idle_active(struct task_struct *p, s32 prev_cpu)
+{
+	u32 i, n = nr_active();
+	s32 cpu;
+
+	if (cpu_active(prev_cpu) && bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		return prev_cpu;
+	bpf_for(i, 0, n) {
+		cpu = fill_order[i & (BPFLAND_MAX_CPUS - 1)];
+		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+		    scx_bpf_test_and_clear_cpu_idle(cpu))
+			return cpu;
+	}
+	return -EBUSY;
+}
+
 /* An idle CPU in @prev_cpu's LLC that @p may use, claimed; or -EBUSY. */
 static s32 pick_idle_in_llc(struct task_struct *p, s32 prev_cpu)
 {
@@ -245,7 +310,21 @@ static s32 pick_idle_cpu(struct task_struct *p, s32 prev_cpu)
 
 s32 BPF_STRUCT_OPS(bpfland_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-	s32 cpu = pick_idle_cpu(p, prev_cpu);
+	s32 cpu, active = pack ? first_active_allowed(p) : -ENOENT;
+
+	if (active >= 0) {
+		cpu = pick_idle_active(p, prev_cpu);
+		if (cpu >= 0) {
+			scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(llc_of(cpu)), 0);
+			STAT_INC(direct);
+			return cpu;
+		}
+		/* All active CPUs are busy: wait in the queue, placed on one of them. */
+		return cpu_active(prev_cpu) && bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) ?
+		       prev_cpu : active;
+	}
+
+	cpu = pick_idle_cpu(p, prev_cpu);
 
 	if (cpu >= 0) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(llc_of(cpu)), 0);
@@ -307,8 +386,26 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	clamp_lag(tctx, llc);
+
+	/* --pack: a task that may use no active CPU waits on its own CPU, not in the queue. */
+	if (pack && first_active_allowed(p) < 0 && cpu >= 0 &&
+	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(llc), enq_flags);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		STAT_INC(pinned);
+		return;
+	}
+
 	scx_dsq_insert_vtime(p, llc_dsq(llc), task_slice(llc), task_deadline(p, tctx), enq_flags);
 
+	if (pack) {
+		idle = pick_idle_active(p, cpu);
+		if (idle >= 0) {
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+			STAT_INC(kicks);
+		}
+		return;
+	}
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0) {
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
@@ -393,6 +490,9 @@ void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 	u32 llc = llc_of(cpu), i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
 
 	if (rescue_starving(cpu, llc))
+		return;
+	/* --pack: a CPU left out lets the previous task run on and takes nothing new. */
+	if (!cpu_active(cpu))
 		return;
 	if (prev_goes_first(prev, llc)) {
 		scx_task_set_slice(prev, task_slice(llc));
@@ -528,8 +628,9 @@ void BPF_STRUCT_OPS(bpfland_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool i
 {
 	if (cpu < 0 || cpu >= BPFLAND_MAX_CPUS)
 		return;
-	scx_bpf_dump("bpfland: cpu %d llc=%u runs_interactive=%u idle=%d\n", cpu, llc_of(cpu),
-		     cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)], idle);
+	scx_bpf_dump("bpfland: cpu %d llc=%u runs_interactive=%u idle=%d active=%d\n", cpu,
+		     llc_of(cpu), cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)], idle,
+		     cpu_active(cpu));
 }
 
 /*
