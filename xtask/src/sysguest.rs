@@ -40,11 +40,13 @@ impl Userland {
 }
 
 const MIRROR: &str = "http://deb.debian.org/debian";
-/// Packages beyond minbase: systemd as init, and what the package test checks (man pages, bash
-/// completion).
-const BASE_PACKAGES: &str = "systemd-sysv,man-db,bash-completion";
+/// Packages beyond minbase: systemd as init, what the package test checks (man pages, bash
+/// completion), and the system bus with power-profiles-daemon for `SCX_PROFILE=auto` (which
+/// lets root change profiles only through polkitd, which needs a logind: libpam-systemd).
+const BASE_PACKAGES: &str =
+    "systemd-sysv,man-db,bash-completion,dbus,libpam-systemd,polkitd,power-profiles-daemon";
 /// Names the cached image; bump it when [`BASE_PACKAGES`] or the stripping changes.
-const BASE_REVISION: &str = "2";
+const BASE_REVISION: &str = "3";
 /// Time from qemu start to the first marker (systemd reaching multi-user under TCG).
 const BOOT_ALLOWANCE: Duration = Duration::from_secs(180);
 /// Extra host time per scenario over the guest's own limit.
