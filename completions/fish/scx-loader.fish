@@ -33,7 +33,7 @@ complete -c scx-loader -n "__fish_scx_loader_needs_command" -s h -l help -d 'Pri
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -s V -l version -d 'Print version'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "run" -d 'Run the configured scheduler as a service (what scx.service starts)'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "check" -d 'Check whether this machine can run the configured scheduler; exit 0 only if a start would work'
-complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "status" -d 'Show what the kernel runs and whether it is the configured scheduler'
+complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "status" -d 'Show what the kernel runs and whether it is the configured scheduler (with SCX_PROFILE=auto, also the profile the service chose and why)'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "list" -d 'List the installed schedulers'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "reload" -d 'Ask the running service to reload its configuration and wait for the outcome (what `systemctl reload scx` runs); exit 0 only if the new configuration runs'
 complete -c scx-loader -n "__fish_scx_loader_needs_command" -f -a "set" -d 'Choose the scheduler (and its flags) in the configuration, then reload the service if it runs'
@@ -62,14 +62,14 @@ complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -l timeout
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l flags -d 'The scheduler\'s flags, as one string ("--slice-us 5000")' -r
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l profile -d 'The workload profile (SCX_PROFILE; see scx(5)); "" for the scheduler\'s defaults. Alone, it keeps the configured scheduler and flags' -r
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l profile -d 'The workload profile (SCX_PROFILE; see scx(5)), or auto to follow the power state; "" for the scheduler\'s defaults. Alone, it keeps the configured scheduler and flags' -r
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l config -d 'The configuration file [default: /etc/default/scx; $SNAP_DATA/scx when run from the snap]' -r -F
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -l no-reload -d 'Only write the file; do not reload the service'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -s v -l verbose -d 'Log more: -v adds debug messages'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "run" -d 'Run the configured scheduler as a service (what scx.service starts)'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "check" -d 'Check whether this machine can run the configured scheduler; exit 0 only if a start would work'
-complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "status" -d 'Show what the kernel runs and whether it is the configured scheduler'
+complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "status" -d 'Show what the kernel runs and whether it is the configured scheduler (with SCX_PROFILE=auto, also the profile the service chose and why)'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "list" -d 'List the installed schedulers'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "reload" -d 'Ask the running service to reload its configuration and wait for the outcome (what `systemctl reload scx` runs); exit 0 only if the new configuration runs'
 complete -c scx-loader -n "__fish_scx_loader_using_subcommand help; and not __fish_seen_subcommand_from run check status list reload set help" -f -a "set" -d 'Choose the scheduler (and its flags) in the configuration, then reload the service if it runs'

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod logging;
 mod notify;
+mod power;
 mod profiles;
 mod scheds;
 mod service;
@@ -101,7 +102,8 @@ enum Cmd {
         #[command(flatten)]
         json: JsonArg,
     },
-    /// Show what the kernel runs and whether it is the configured scheduler.
+    /// Show what the kernel runs and whether it is the configured scheduler (with
+    /// SCX_PROFILE=auto, also the profile the service chose and why).
     Status {
         #[command(flatten)]
         config: ConfigArg,
@@ -136,7 +138,8 @@ enum Cmd {
         /// The scheduler's flags, as one string ("--slice-us 5000").
         #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
         flags: Option<String>,
-        /// The workload profile (SCX_PROFILE; see scx(5)); "" for the scheduler's defaults.
+        /// The workload profile (SCX_PROFILE; see scx(5)), or auto to follow the power state; ""
+        /// for the scheduler's defaults.
         /// Alone, it keeps the configured scheduler and flags.
         #[arg(long, value_name = "PROFILE")]
         profile: Option<String>,

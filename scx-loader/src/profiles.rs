@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, AUTO};
 use crate::scheds::{answer_lines, Dirs, SchedError};
 
 /// With `SCX_PROFILE` and no `SCX_SCHEDULER`, the first of these that is installed and offers
@@ -78,13 +78,22 @@ impl Dirs {
 }
 
 /// The scheduler the configuration names, or with only `SCX_PROFILE` the one that offers it
-/// (checked to offer it either way), and its binary.
+/// (checked to offer it either way, except for `auto`, which uses what the scheduler has), and
+/// its binary.
 pub fn chosen(config: &Config, dirs: &Dirs) -> Result<(String, PathBuf), SchedError> {
     let scheduler = config
         .scheduler
         .as_ref()
         .map(|s| (s.value.as_str(), s.origin.to_string()));
     match (&config.profile, &scheduler) {
+        // auto: the configured scheduler takes the profiles it has; without one, the one
+        // preferred for powersave, the profile auto exists for.
+        (Some(p), Some((name, origin))) if p.value == AUTO => {
+            Ok((name.to_string(), dirs.resolve(name, origin)?))
+        }
+        (Some(p), None) if p.value == AUTO => {
+            dirs.with_profile(None, "powersave", &p.origin.to_string())
+        }
         (Some(p), _) => dirs.with_profile(
             scheduler.as_ref().map(|(n, o)| (*n, o.as_str())),
             &p.value,
@@ -133,6 +142,22 @@ mod tests {
         let err = with("scx_none", "gaming").unwrap_err();
         assert!(err.to_string().contains("(its profiles: none)"), "{err}");
         assert_eq!(err.exit_code(), crate::codes::BAD_PROFILE);
+        // auto runs the configured scheduler with whatever it has, or one with powersave.
+        let config = |text: &str| {
+            Config::from_text(Path::new("f"), text, &|_| None).expect("valid configuration")
+        };
+        let auto = |text: &str| chosen(&config(text), &dirs).map(|(n, _)| n);
+        assert_eq!(
+            auto("SCX_PROFILE=auto\nSCX_SCHEDULER=scx_none\n").unwrap(),
+            "scx_none"
+        );
+        let err = auto("SCX_PROFILE=auto\n").unwrap_err();
+        assert!(
+            err.to_string().contains("offers the profile powersave"),
+            "{err}"
+        );
+        script(&dir, "scx_ccc", &offers("powersave\n"), 0o755);
+        assert_eq!(auto("SCX_PROFILE=auto\n").unwrap(), "scx_ccc");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

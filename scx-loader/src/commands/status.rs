@@ -41,6 +41,10 @@ struct StatusReport {
     /// The scheduler's arguments: `--profile NAME` for `SCX_PROFILE`, then `SCX_FLAGS`.
     configured_flags: Vec<String>,
     configured_profile: Option<String>,
+    /// With `SCX_PROFILE=auto`: the profile the service chose (None: the scheduler's
+    /// defaults) and why, as it recorded them.
+    auto_profile: Option<String>,
+    auto_reason: Option<String>,
     config_error: Option<String>,
     configured_running: bool,
 }
@@ -61,6 +65,10 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
             None,
         ),
         Err(e) => (None, Vec::new(), None, Some(e.to_string())),
+    };
+    let auto = match profile.as_deref() {
+        Some(crate::config::AUTO) => crate::power::recorded(&crate::service::runtime_dir()),
+        _ => None,
     };
     let sched_ext = kernel::has_sched_ext();
     let state = read_sysfs("state");
@@ -83,6 +91,8 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
         configured,
         configured_flags: flags,
         configured_profile: profile,
+        auto_profile: auto.as_ref().and_then(|c| c.profile.clone()),
+        auto_reason: auto.map(|c| c.reason),
         config_error,
     };
     if json {
@@ -128,6 +138,20 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
                     ", not running"
                 }
             )?,
+        }
+        if let Some(reason) = &r.auto_reason {
+            writeln!(
+                out,
+                "auto:        {} ({reason})",
+                r.auto_profile
+                    .as_deref()
+                    .unwrap_or("the scheduler's defaults")
+            )?;
+        } else if r.configured_profile.as_deref() == Some(crate::config::AUTO) {
+            writeln!(
+                out,
+                "auto:        no choice recorded (the service is not running)"
+            )?;
         }
         if !r.events.is_empty() {
             writeln!(out, "events:")?;

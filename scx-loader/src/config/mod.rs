@@ -38,6 +38,8 @@ pub const ENV_KEYS: &[&str] = &[
 /// The profile names of the schedulers' `--profile` (scx_core's `profile::NAMES`): a scheduler
 /// offers some of them, and `scx_NAME --list-profiles` says which.
 pub const PROFILES: &[&str] = &["gaming", "lowlatency", "server", "powersave", "hpc"];
+/// `SCX_PROFILE=auto`: the loader picks one of [`PROFILES`] from the machine's power state.
+pub const AUTO: &str = "auto";
 
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +139,7 @@ pub struct Config {
     pub flags: Setting,
     pub flag_words: Vec<String>,
     pub fallback: Option<Setting>,
-    /// `SCX_PROFILE`: one of [`PROFILES`], or None for the scheduler's own defaults.
+    /// `SCX_PROFILE`: one of [`PROFILES`] or [`AUTO`], or None for the scheduler's own defaults.
     pub profile: Option<Setting>,
     /// Lines that were ignored, for a warning each.
     pub warnings: Vec<String>,
@@ -146,13 +148,25 @@ pub struct Config {
 impl Config {
     /// The scheduler's arguments: `--profile NAME` for `SCX_PROFILE`, then `SCX_FLAGS`, whose
     /// options override the profile's.
+    /// With `auto` the profile is the service's choice: [`Config::arguments_with`].
     pub fn arguments(&self) -> Vec<String> {
+        let profile = self.profile.as_ref().map(|p| p.value.as_str());
+        self.arguments_with(profile.filter(|p| *p != AUTO))
+    }
+
+    /// The scheduler's arguments with `profile` in place of `SCX_PROFILE`.
+    pub fn arguments_with(&self, profile: Option<&str>) -> Vec<String> {
         let mut args = Vec::new();
-        if let Some(p) = &self.profile {
-            args.extend(["--profile".to_string(), p.value.clone()]);
+        if let Some(p) = profile {
+            args.extend(["--profile".to_string(), p.to_string()]);
         }
         args.extend(self.flag_words.iter().cloned());
         args
+    }
+
+    /// Whether `SCX_PROFILE=auto`.
+    pub fn is_auto(&self) -> bool {
+        self.profile.as_ref().is_some_and(|p| p.value == AUTO)
     }
 
     /// Reads, checks and interprets the file; `env` supplies the override variables.
@@ -291,12 +305,13 @@ fn non_empty(setting: Setting) -> Option<Setting> {
 }
 
 fn check_profile(setting: &Setting) -> Result<(), ConfigError> {
-    if PROFILES.contains(&setting.value.as_str()) {
+    let names: Vec<&str> = PROFILES.iter().copied().chain([AUTO]).collect();
+    if names.contains(&setting.value.as_str()) {
         return Ok(());
     }
-    let fix = match closest(&setting.value, PROFILES, 3) {
+    let fix = match closest(&setting.value, &names, 3) {
         Some(s) => format!("did you mean {s}?"),
-        None => format!("the profiles are {}", PROFILES.join(", ")),
+        None => format!("the profiles are {}", names.join(", ")),
     };
     Err(ConfigError::UnknownProfile {
         origin: setting.origin.clone(),
@@ -346,6 +361,21 @@ mod tests {
         assert_eq!(c.arguments(), ["--profile", "server", "-s", "5000"]);
         assert!(load("SCX_PROFILE=\n").unwrap().profile.is_none());
         assert_eq!(load("SCX_FLAGS=-v\n").unwrap().arguments(), ["-v"]);
+        let c = load("SCX_PROFILE=auto\nSCX_FLAGS=-v\n").unwrap();
+        assert!(c.is_auto() && !load("SCX_PROFILE=hpc\n").unwrap().is_auto());
+        assert_eq!(
+            c.arguments(),
+            ["-v"],
+            "auto's profile is the service's choice"
+        );
+        assert_eq!(
+            c.arguments_with(Some("gaming")),
+            ["--profile", "gaming", "-v"]
+        );
+        assert_eq!(
+            load("SCX_PROFILE=atuo\n").unwrap_err().to_string(),
+            "/etc/default/scx:1: unknown profile \"atuo\": did you mean auto?"
+        );
 
         let err = load("SCX_PROFILE=gamign\n").unwrap_err();
         assert_eq!(
@@ -353,10 +383,10 @@ mod tests {
             "/etc/default/scx:1: unknown profile \"gamign\": did you mean gaming?"
         );
         assert_eq!(err.exit_code(), crate::codes::BAD_PROFILE);
-        let err = load("SCX_PROFILE=fast\n").unwrap_err();
+        let err = load("SCX_PROFILE=quickest\n").unwrap_err();
         assert!(err
             .to_string()
-            .ends_with("the profiles are gaming, lowlatency, server, powersave, hpc"));
+            .ends_with("the profiles are gaming, lowlatency, server, powersave, hpc, auto"));
 
         let err = load("SCX_PROFILE_OVERRIDE=hpc\n").unwrap_err();
         assert!(

@@ -3,6 +3,7 @@
 //! dies or is ejected (then falls back or gives up), and stops it cleanly on SIGTERM. This module
 //! is the state machine; the child process, signals, the plan and reloads are its submodules.
 
+mod auto;
 mod child;
 mod ending;
 mod plan;
@@ -72,6 +73,8 @@ struct Service {
     status: String,
     /// Reloads handled so far (reported in the runtime directory).
     reloads: u64,
+    /// `SCX_PROFILE=auto`: the power state followed and the profile chosen.
+    auto: Option<auto::AutoState>,
 }
 
 /// `scx-loader run`; returns the exit code.
@@ -83,13 +86,15 @@ pub fn run(opts: Options) -> Result<u8> {
     }
     let signals = Signals::install()?;
     notifier.status("checking the configuration");
-    let plan = match prepare(&opts.config, &dirs) {
-        Ok(plan) => plan,
+    let mut plan = match prepare(&opts.config, &dirs, None) {
+        Ok((plan, _)) => plan,
         Err(err) => {
             notifier.status(&format!("not started: {err:#}"));
             return Err(err);
         }
     };
+    let _ = std::fs::remove_file(runtime_dir().join(crate::power::AUTO_FILE));
+    let auto = auto::start(&mut plan);
     notifier.status(&format!("starting {}", plan.primary.name));
     let child = match start(&plan.primary, opts.attach_timeout, &signals, &notifier) {
         Ok(child) => child,
@@ -106,8 +111,6 @@ pub fn run(opts: Options) -> Result<u8> {
             return Ok(code);
         }
     };
-    let status = plan.primary.describe();
-    notifier.ready(&status);
     let _ = std::fs::remove_file(runtime_dir().join(RELOAD_FILE));
     let mut service = Service {
         opts,
@@ -121,9 +124,13 @@ pub fn run(opts: Options) -> Result<u8> {
         },
         on_fallback: false,
         failures: Vec::new(),
-        status,
+        status: String::new(),
         reloads: 0,
+        auto,
     };
+    let status = service.describe(&service.plan.primary);
+    service.notifier.ready(&status);
+    service.status = status;
     service.main_loop()
 }
 
@@ -145,8 +152,12 @@ impl Service {
             if let Some(code) = self.tick() {
                 return Ok(code);
             }
+            let switch_due = self.follow_power();
             let now = Instant::now();
             let mut timeout = Duration::from_millis(500);
+            if let Some(due) = switch_due {
+                timeout = timeout.min(due);
+            }
             if let Some(next) = self.notifier.keepalive() {
                 timeout = timeout.min(next);
             }
@@ -174,7 +185,7 @@ impl Service {
                     &self.notifier,
                 ) {
                     Ok(child) => {
-                        let mut status = target.describe();
+                        let mut status = self.describe(&target);
                         if self.on_fallback {
                             status.push_str(&format!(
                                 " as the fallback for {}",

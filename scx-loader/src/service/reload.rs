@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::child::start;
-use super::plan::prepare;
+use super::plan::{prepare, Plan};
 use super::{Mode, Service};
 
 /// The directory systemd created for the service (`RuntimeDirectory=scx`).
@@ -54,8 +54,9 @@ impl Service {
 
     /// The reload itself; returns whether it succeeded and the status to show.
     fn reload_config(&mut self) -> (bool, String) {
-        let plan = match prepare(&self.opts.config, &self.dirs) {
-            Ok(plan) => plan,
+        let power = self.auto.as_ref().map(|a| a.power.clone());
+        let (plan, choice) = match prepare(&self.opts.config, &self.dirs, power.as_ref()) {
+            Ok(prepared) => prepared,
             Err(err) => {
                 log::error!("reload failed: {err:#}");
                 return (
@@ -75,8 +76,21 @@ impl Service {
             );
             self.plan = plan;
             self.on_fallback = false;
-            return (true, self.plan.primary.describe());
+            self.follow_auto(choice);
+            return (true, self.describe(&self.plan.primary));
         }
+        let (ok, status) = self.swap(plan, "reloaded", "reload failed");
+        if ok {
+            self.follow_auto(choice);
+            return (true, self.describe(&self.plan.primary));
+        }
+        (ok, status)
+    }
+
+    /// Replaces the running scheduler with `plan`'s; if it does not come up, starts the old
+    /// one again. Returns whether the new one runs, and the status to show. `done` and
+    /// `failed` begin the log lines of either outcome.
+    pub(super) fn swap(&mut self, plan: Plan, done: &str, failed: &str) -> (bool, String) {
         let old = self.stop_child();
         let new = plan.primary.clone();
         match start(
@@ -86,7 +100,7 @@ impl Service {
             &self.notifier,
         ) {
             Ok(child) => {
-                log::info!(scx_scheduler = new.name.as_str(); "reloaded: {}", new.describe());
+                log::info!(scx_scheduler = new.name.as_str(); "{done}: {}", new.describe());
                 self.plan = plan;
                 self.on_fallback = false;
                 self.failures.clear();
@@ -100,7 +114,7 @@ impl Service {
                 let kind = failure.ending().map(|e| e.kind).unwrap_or("start-failed");
                 log::error!(
                     scx_scheduler = new.name.as_str(), scx_exit_kind = kind;
-                    "reload failed: {failure}"
+                    "{failed}: {failure}"
                 );
                 let status = match old {
                     Some(old) => match start(
@@ -112,9 +126,9 @@ impl Service {
                         Ok(child) => {
                             log::warn!(
                                 scx_scheduler = old.name.as_str();
-                                "{} runs again after the failed reload", old.name
+                                "{} runs again after the failure", old.name
                             );
-                            let s = format!("reload failed: {failure}; {} again", old.describe());
+                            let s = format!("{failed}: {failure}; {} again", old.describe());
                             self.mode = Mode::Running {
                                 child,
                                 mismatch_since: None,
@@ -131,12 +145,12 @@ impl Service {
                                 until: Instant::now() + self.opts.first_backoff,
                             };
                             format!(
-                                "reload failed: {failure}; {} did not start again: {again}; retrying",
+                                "{failed}: {failure}; {} did not start again: {again}; retrying",
                                 old.name
                             )
                         }
                     },
-                    None => format!("reload failed: {failure}; nothing running"),
+                    None => format!("{failed}: {failure}; nothing running"),
                 };
                 (false, status)
             }
