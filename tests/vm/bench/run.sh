@@ -9,6 +9,12 @@
 #   - vmtool frames (a game-like frame loop beside a build: frames missed, background work done);
 #   - vmtool requests at half and at full load (a schbench-style server: wakeup and request
 #     latency, requests per second).
+# With SCX_BENCH_PROFILES=1 (`cargo xtask bench --profiles`) each profile of each scheduler
+# (`--list-profiles`) runs as an entry of its own, SCHED+PROFILE, on the workloads of its
+# metric only (gaming: frames; lowlatency: cyclictest; server: hackbench, stress-ng and
+# requests; powersave: vmtool duty, a quarter of the CPUs' time in fixed periodic work, with
+# each CPU's idle share; hpc: stress-ng --matrix with the migrations of its workers), and EEVDF
+# runs all of them.
 # The vmtool workloads do calibrated work: the steps per microsecond are measured once, on
 # EEVDF before any scheduler runs, so every scheduler is asked for the same work.
 #
@@ -16,6 +22,7 @@
 #   SCX_BENCH_RUNS    rounds (default 3)
 #   SCX_BENCH_SCHEDS  comma-separated schedulers (default: every scx_* in /usr/sbin)
 #   SCX_BENCH_QUICK   1 for shorter workloads
+#   SCX_BENCH_PROFILES 1 for the profiles of each scheduler
 #
 # Records ("TOOL SCHED RUN | TEXT") collect in a file, the short ones are shown as they come, and
 # all of them are printed at the end between the VM runner's data markers for the host to parse.
@@ -25,6 +32,7 @@
 
 RUNS=${SCX_BENCH_RUNS:-3}
 QUICK=${SCX_BENCH_QUICK:-0}
+PROFILES=${SCX_BENCH_PROFILES:-0}
 SCHEDS=$(echo "${SCX_BENCH_SCHEDS:-}" | tr ',' ' ')
 [ -n "$SCHEDS" ] || SCHEDS=$SX_SCHEDULERS
 NCPU=$(nproc)
@@ -36,6 +44,8 @@ if [ "$QUICK" = 1 ]; then
     CY_LOOPS=150
     FR_SECS=4
     RQ_SECS=2
+    DU_SECS=3
+    MX_SECS=3
 else
     HB_ARGS="-g 4 -l 150"
     ST_SECS=5
@@ -43,6 +53,8 @@ else
     CY_LOOPS=500
     FR_SECS=10
     RQ_SECS=5
+    DU_SECS=6
+    MX_SECS=6
 fi
 # The requests load levels, LOAD:THINK_US (1 ms of work per request, 2 workers per message
 # thread, a message thread per CPU). Sized under EEVDF by the CPU busy share the workload
@@ -91,7 +103,7 @@ sched_cpu_ns() {
 
 # ejected SCHED RUN WHAT: 0 when SCHED is still the attached scheduler of this run
 ejected() {
-    still_attached "$1" "$SEQ" && return 1
+    still_attached "${1%%+*}" "$SEQ" && return 1
     if [ "$1" = eevdf ]; then
         rec error "$1" "$2" "a sched_ext scheduler is attached during $3 (state=$SX_ST ops=$SX_OPS)"
         return 0
@@ -119,11 +131,10 @@ stop_hogs() {
     HOG_PIDS=
 }
 
-# workloads SCHED RUN: 1 when the scheduler was ejected or a tool failed to run
-workloads() {
+# wl_throughput SCHED RUN (and each wl_*): 1 when the scheduler was ejected or a tool failed
+# hackbench, with the scheduler's CPU time over the same wall time, and stress-ng --cpu
+wl_throughput() {
     _s=$1 _r=$2
-
-    # hackbench, with the scheduler's CPU time over the same wall time
     [ "$_s" = eevdf ] || sched_cpu_ns "$SX_PID"
     _c0=$SX_CPU_NS
     _sx_now
@@ -152,7 +163,11 @@ workloads() {
     rec stress-ng-rc "$_s" "$_r" "$_rc"
     ejected "$_s" "$_r" stress-ng && return 1
     [ "$_rc" = 0 ] || return 1
+}
 
+# cyclictest under one busy loop per CPU
+wl_latency() {
+    _s=$1 _r=$2
     start_hogs
     cyclictest -t1 -i "$CY_INTERVAL" -l "$CY_LOOPS" -q -h "$CY_HIST_MAX" \
         --histfile=/tmp/cyclictest.hist > /tmp/cyclictest.out 2>&1 &
@@ -189,14 +204,20 @@ workloads() {
     tail -n 8 /tmp/cyclictest.hist | grep -e '^# Max' -e '^# Histogram Overflows'
     ejected "$_s" "$_r" cyclictest && return 1
     [ "$_rc" = 0 ] || return 1
+}
 
+wl_frames() {
+    _s=$1 _r=$2
     vmtool frames --rate "$RATE" --secs "$FR_SECS" > /tmp/frames.out 2>&1
     _rc=$?
     rec frames "$_s" "$_r" "$(tail -n 1 /tmp/frames.out)"
     rec frames-rc "$_s" "$_r" "$_rc"
     ejected "$_s" "$_r" frames && return 1
     [ "$_rc" = 0 ] || return 1
+}
 
+wl_requests() {
+    _s=$1 _r=$2
     for _level in $RQ_LEVELS; do
         _load=${_level%%:*}
         vmtool requests --rate "$RATE" --secs "$RQ_SECS" --load-pct "$_load" \
@@ -209,14 +230,85 @@ workloads() {
         ejected "$_s" "$_r" "requests at $_load%" && return 1
         [ "$_rc" = 0 ] || return 1
     done
+}
+
+# vmtool duty: one worker per CPU, each 4 ms of CPU time every 16 ms (a quarter of the CPUs)
+wl_duty() {
+    _s=$1 _r=$2
+    vmtool duty --secs "$DU_SECS" --workers "$NCPU" --work-us 4000 --period-us 16000 \
+        > /tmp/duty.out 2>&1
+    _rc=$?
+    rec duty "$_s" "$_r" "$(tail -n 1 /tmp/duty.out)"
+    rec duty-rc "$_s" "$_r" "$_rc"
+    ejected "$_s" "$_r" duty && return 1
+    [ "$_rc" = 0 ] || return 1
+}
+
+# stress-ng --matrix, one worker per CPU, and how often its workers migrated: the sum of their
+# se.nr_migrations (/proc/PID/sched) a second before they end, over the time they ran
+wl_matrix() {
+    _s=$1 _r=$2
+    stress-ng --matrix "$NCPU" --timeout "${MX_SECS}s" --metrics-brief > /tmp/matrix.out 2>&1 &
+    _mx=$!
+    sleep $((MX_SECS - 1))
+    _migr=0
+    _workers=0
+    for _d in /proc/[0-9]*; do
+        read -r _comm < "$_d/comm" 2>/dev/null || continue
+        # The worker's comm, cut to 15 characters.
+        [ "$_comm" = stress-ng-matri ] || continue
+        _n=$(sed -n 's/^se.nr_migrations *: *//p' "$_d/sched" 2>/dev/null)
+        [ -n "$_n" ] || continue
+        _migr=$((_migr + _n))
+        _workers=$((_workers + 1))
+    done
+    wait "$_mx"
+    _rc=$?
+    rec_file matrix "$_s" "$_r" /tmp/matrix.out
+    grep -e ' bogo ops' -e '] matrix ' /tmp/matrix.out
+    rec migrations "$_s" "$_r" "migrations=$_migr workers=$_workers secs=$((MX_SECS - 1))"
+    rec matrix-rc "$_s" "$_r" "$_rc"
+    ejected "$_s" "$_r" matrix && return 1
+    [ "$_rc" = 0 ] || return 1
+}
+
+# The workloads that judge each profile; EEVDF and a scheduler without a profile run the set of
+# the run (all of them with SCX_BENCH_PROFILES=1).
+kinds_of() {
+    case "$1" in
+    gaming) echo frames ;;
+    lowlatency) echo latency ;;
+    server) echo throughput requests ;;
+    powersave) echo duty ;;
+    hpc) echo matrix ;;
+    *)
+        if [ "$PROFILES" = 1 ]; then
+            echo throughput latency frames requests duty matrix
+        else
+            echo throughput latency frames requests
+        fi
+        ;;
+    esac
+}
+
+# workloads SCHED RUN PROFILE: the workloads of PROFILE (all with none); 1 when the scheduler
+# was ejected or a tool failed to run
+workloads() {
+    for _k in $(kinds_of "$3"); do
+        "wl_$_k" "$1" "$2" || return 1
+    done
     return 0
 }
 
-# measure SCHED RUN: one set of workloads on SCHED (or on EEVDF when SCHED is eevdf)
+# measure ENTRY RUN: one set of workloads on a scheduler, SCHED or SCHED+PROFILE (or on EEVDF
+# when ENTRY is eevdf)
 measure() {
-    _ms=$1 _mr=$2
+    _me=$1 _mr=$2
+    _ms=${_me%%+*}
+    _mp=
+    [ "$_ms" = "$_me" ] || _mp=${_me#*+}
     read -r _up _idle < /proc/uptime
-    echo "== round $_mr: $_ms (at ${_up} s)"
+    echo "== round $_mr: $_me (at ${_up} s)"
     if [ "$_ms" = eevdf ]; then
         if [ "$(sx_state)" != disabled ]; then
             wait_disabled 10 > /dev/null \
@@ -227,30 +319,31 @@ measure() {
         return
     fi
     if [ ! -x "/usr/sbin/$_ms" ]; then
-        rec error "$_ms" "$_mr" "no /usr/sbin/$_ms in the image"
+        rec error "$_me" "$_mr" "no /usr/sbin/$_ms in the image"
         return
     fi
     # enable_seq is bumped only after the kernel reports the scheduler enabled: expect the
     # next value rather than reading it right after attaching.
     SEQ=$(($(cat "$SX_SYSFS/enable_seq") + 1))
-    start_sched "$_ms"
+    # shellcheck disable=SC2086
+    start_sched "$_ms" ${_mp:+--profile "$_mp"}
     _out=$(wait_attached "$_ms" 30)
     _arc=$?
     if [ "$_arc" != 0 ]; then
         signal_sched KILL 2>/dev/null
-        rec error "$_ms" "$_mr" "did not attach ($_out); exit code $SX_RC"
-        rec_file sched-log "$_ms" "$_mr" "/tmp/$_ms.log"
+        rec error "$_me" "$_mr" "did not attach ($_out); exit code $SX_RC"
+        rec_file sched-log "$_me" "$_mr" "/tmp/$_ms.log"
         wait_disabled 10 > /dev/null
         return
     fi
     if ! wait_enable_seq "$SEQ" 5; then
-        rec error "$_ms" "$_mr" "enable_seq did not reach $SEQ after attaching"
+        rec error "$_me" "$_mr" "enable_seq did not reach $SEQ after attaching"
     fi
     _logged=$(grep -o 'attached in [0-9]* ms' "/tmp/$_ms.log" | head -n 1)
     _logged=${_logged#attached in }
-    rec sched "$_ms" "$_mr" "$_out attach_log_ms=${_logged% ms}"
+    rec sched "$_me" "$_mr" "$_out attach_log_ms=${_logged% ms}"
 
-    workloads "$_ms" "$_mr"
+    workloads "$_me" "$_mr" "$_mp"
     _wrc=$?
     _rss=
     _hwm=
@@ -260,21 +353,21 @@ measure() {
             [ "$_k" = "VmHWM:" ] && _hwm=$_v
         done < "/proc/$SX_PID/status"
     fi
-    rec sched "$_ms" "$_mr" "rss_kb=$_rss hwm_kb=$_hwm"
+    rec sched "$_me" "$_mr" "rss_kb=$_rss hwm_kb=$_hwm"
     signal_sched INT
-    rec sched "$_ms" "$_mr" "exit_rc=$SX_RC"
+    rec sched "$_me" "$_mr" "exit_rc=$SX_RC"
     if [ "$SX_RC" != 0 ] || [ "$_wrc" != 0 ]; then
-        rec_file sched-log "$_ms" "$_mr" "/tmp/$_ms.log"
+        rec_file sched-log "$_me" "$_mr" "/tmp/$_ms.log"
     fi
-    wait_disabled 10 > /dev/null || rec error "$_ms" "$_mr" "still $(sx_state) after it exited"
-    rec end "$_ms" "$_mr" "rc=$_wrc"
+    wait_disabled 10 > /dev/null || rec error "$_me" "$_mr" "still $(sx_state) after it exited"
+    rec end "$_me" "$_mr" "rc=$_wrc"
 }
 
 rec meta - 0 "kernel=$(uname -r)"
 rec meta - 0 "nproc=$NCPU"
 rec meta - 0 "runs=$RUNS"
 rec meta - 0 "quick=$QUICK"
-rec meta - 0 "scheds=$(echo $SCHEDS)"
+rec meta - 0 "profiles=$PROFILES"
 rec meta - 0 "hackbench=hackbench $HB_ARGS"
 rec meta - 0 "stress=stress-ng --cpu $NCPU --timeout ${ST_SECS}s --metrics-brief"
 rec meta - 0 "latency=cyclictest -t1 -i $CY_INTERVAL -l $CY_LOOPS -q -h $CY_HIST_MAX with $NCPU busy loops"
@@ -294,7 +387,20 @@ done
 RATE=$(vmtool calibrate) || rec error - 0 "vmtool calibrate failed"
 rec meta - 0 "rate=$RATE"
 
-ORDER="eevdf $(echo $SCHEDS)"
+ENTRIES=$SCHEDS
+if [ "$PROFILES" = 1 ]; then
+    ENTRIES=
+    for _s in $SCHEDS; do
+        for _p in $("/usr/sbin/$_s" --list-profiles 2>/dev/null); do
+            ENTRIES="$ENTRIES $_s+$_p"
+        done
+    done
+    [ -n "$ENTRIES" ] || rec error - 0 "none of $SCHEDS has a profile"
+fi
+rec meta - 0 "scheds=$(echo $ENTRIES)"
+rec meta - 0 "duty=vmtool duty --secs $DU_SECS --workers $NCPU --work-us 4000 --period-us 16000"
+rec meta - 0 "matrix=stress-ng --matrix $NCPU --timeout ${MX_SECS}s --metrics-brief"
+ORDER="eevdf $(echo $ENTRIES)"
 NORDER=$(echo $ORDER | wc -w)
 run=1
 while [ "$run" -le "$RUNS" ]; do

@@ -1,6 +1,6 @@
 //! The results file: every sample, the medians and the ratios, as JSON.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
@@ -172,4 +172,31 @@ pub(super) fn report_json(
     let mut text = serde_json::to_string_pretty(&value).context("writing the results as JSON")?;
     text.push('\n');
     Ok(text)
+}
+/// The JSON file of one kernel; `kind` names the default one (bench, bench-quick, ...).
+pub(super) fn json_path(
+    requested: Option<&Path>,
+    kver: &str,
+    several: bool,
+    kind: &str,
+) -> Result<PathBuf> {
+    let Some(path) = requested else {
+        return Ok(vm::target_dir()?
+            .join("bench")
+            .join(format!("{kind}-{kver}.json")));
+    };
+    if !several {
+        return Ok(path.to_path_buf());
+    }
+    // One file per kernel: the release goes before the extension.
+    let stem = path
+        .file_stem()
+        .with_context(|| format!("--json {} has no file name", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{kver}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{kver}"),
+    };
+    Ok(path.with_file_name(name))
 }

@@ -9,7 +9,7 @@
 //! The numbers never fail the command; a tool that did not run, or a scheduler that was ejected,
 //! does.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -17,11 +17,12 @@ use anyhow::{bail, Context, Result};
 mod compare;
 mod json;
 mod parse;
+mod profiles;
 mod report;
 mod svg;
 mod table;
 
-use json::report_json;
+use json::{json_path, report_json};
 use parse::{block, parse_records};
 use report::Report;
 use table::render_table;
@@ -71,6 +72,10 @@ pub struct BenchArgs {
     /// Use only kernels already in the cache
     #[arg(long)]
     offline: bool,
+    /// Each profile of each scheduler (`--list-profiles`) on the workloads of its own metric,
+    /// and EEVDF on all of them, on 4 vCPUs (powersave's duty cycle needs them)
+    #[arg(long, conflicts_with = "compare")]
+    profiles: bool,
     /// Compare two results files instead of running: ratios side by side, regressions flagged
     #[arg(long, num_args = 2, value_names = ["OLD.json", "NEW.json"])]
     compare: Vec<PathBuf>,
@@ -89,6 +94,7 @@ impl BenchArgs {
             no_build: !build,
             refresh: fetch == Fetch::Refresh,
             offline: fetch == Fetch::Offline,
+            profiles: false,
             compare: Vec::new(),
         }
     }
@@ -109,6 +115,16 @@ impl BenchArgs {
 
     fn runs(&self) -> u32 {
         self.runs.unwrap_or(if self.quick { 1 } else { 3 })
+    }
+
+    /// The default results file's name: bench, bench-quick, bench-profiles(-quick).
+    fn kind(&self) -> &'static str {
+        match (self.profiles, self.quick) {
+            (false, false) => "bench",
+            (false, true) => "bench-quick",
+            (true, false) => "bench-profiles",
+            (true, true) => "bench-profiles-quick",
+        }
     }
 
     fn fetch(&self) -> Fetch {
@@ -141,13 +157,14 @@ pub fn command(args: &BenchArgs) -> Result<usize> {
     let mut cmdline = vec![
         format!("SCX_BENCH_RUNS={runs}"),
         format!("SCX_BENCH_QUICK={}", u8::from(args.quick)),
+        format!("SCX_BENCH_PROFILES={}", u8::from(args.profiles)),
     ];
     if !args.scheds.is_empty() {
         cmdline.push(format!("SCX_BENCH_SCHEDS={}", args.scheds.join(",")));
     }
     let opts = vm::Options {
         kernel: args.kernel.clone(),
-        smp: 2,
+        smp: if args.profiles { 4 } else { 2 },
         tcg: args.tcg,
         mem_mb: 1024,
         timeout_secs: guest_time_limit(args, runs)?,
@@ -187,7 +204,7 @@ pub fn command(args: &BenchArgs) -> Result<usize> {
             println!("FAIL bench [{kver}]: {problem}");
         }
         failures += report.problems.len();
-        let path = json_path(args.json.as_deref(), kver, several, args.quick)?;
+        let path = json_path(args.json.as_deref(), kver, several, args.kind())?;
         let json = report_json(&report, &console.kernel, args, &console.log, unix_now()?)?;
         util::write_atomic(&path, json.as_bytes())
             .with_context(|| format!("writing the results to {}", path.display()))?;
@@ -209,6 +226,11 @@ fn guest_time_limit(args: &BenchArgs, runs: u32) -> Result<u64> {
         args.scheds.len() as u64
     };
     let per_set: u64 = if args.quick { 90 } else { 150 };
+    if args.profiles {
+        // Up to five profiles a scheduler, each a part of the set; EEVDF runs all six parts, on
+        // twice the vCPUs of one host thread.
+        return Ok(120 + u64::from(runs) * (scheds * 5 + 3) * per_set);
+    }
     Ok(120 + u64::from(runs) * (scheds + 1) * per_set)
 }
 
@@ -219,30 +241,6 @@ fn unix_now() -> Result<u64> {
         .as_secs())
 }
 
-/// The JSON file of one kernel.
-fn json_path(requested: Option<&Path>, kver: &str, several: bool, quick: bool) -> Result<PathBuf> {
-    let Some(path) = requested else {
-        let kind = if quick { "bench-quick" } else { "bench" };
-        return Ok(vm::target_dir()?
-            .join("bench")
-            .join(format!("{kind}-{kver}.json")));
-    };
-    if !several {
-        return Ok(path.to_path_buf());
-    }
-    // One file per kernel: the release goes before the extension.
-    let stem = path
-        .file_stem()
-        .with_context(|| format!("--json {} has no file name", path.display()))?
-        .to_string_lossy()
-        .into_owned();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{kver}.{}", ext.to_string_lossy()),
-        None => format!("{stem}-{kver}"),
-    };
-    Ok(path.with_file_name(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::json::*;
@@ -250,6 +248,7 @@ mod tests {
     use super::report::*;
     use super::table::*;
     use super::*;
+    use std::path::Path;
 
     const HIST: &str = "# Histogram\n000000 000000\n000001 000000\n000072 000001\n000073 000002\n\
         000080 000005\n000081 000000\n000141 000001\n# Total: 000000009\n# Min Latencies: 00072\n\
@@ -303,13 +302,15 @@ mod tests {
             "stress-ng: metrc: [6319] cpu                3702      2.00      2.16      0.00      1848.88        1717.84",
             "stress-ng: info:  [6319] successful run completed in 2.00s",
         ];
-        let m = parse_stress_ng(out).unwrap();
+        let m = parse_stress_ng(out, "cpu").unwrap();
         assert_eq!(m.bogo_ops, 3702.0);
         assert_eq!(m.real_secs, 2.0);
         assert_eq!(m.bogo_ops_per_sec, 1848.88);
         let old = ["stress-ng: info:  [12] cpu   120  5.01  9.90  0.02  23.95  12.10"];
-        assert_eq!(parse_stress_ng(old).unwrap().bogo_ops, 120.0);
-        assert!(parse_stress_ng(["stress-ng: info:  [1] dispatching hogs: 2 cpu"]).is_none());
+        assert_eq!(parse_stress_ng(old, "cpu").unwrap().bogo_ops, 120.0);
+        assert!(
+            parse_stress_ng(["stress-ng: info:  [1] dispatching hogs: 2 cpu"], "cpu").is_none()
+        );
     }
 
     #[test]
@@ -578,11 +579,11 @@ mod tests {
         assert_eq!(block(&console).unwrap(), &console[2..3]);
         assert!(block(&console[..3]).is_none());
         assert_eq!(
-            json_path(Some(Path::new("/x/out.json")), "7.3", true, false).unwrap(),
+            json_path(Some(Path::new("/x/out.json")), "7.3", true, "bench").unwrap(),
             PathBuf::from("/x/out-7.3.json")
         );
         assert_eq!(
-            json_path(Some(Path::new("/x/out.json")), "7.3", false, true).unwrap(),
+            json_path(Some(Path::new("/x/out.json")), "7.3", false, "bench-quick").unwrap(),
             PathBuf::from("/x/out.json")
         );
     }

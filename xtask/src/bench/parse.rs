@@ -83,15 +83,16 @@ pub(super) struct StressMetrics {
     pub(super) bogo_ops_per_sec: f64,
 }
 
-/// Finds `stress-ng: metrc: [pid] cpu  OPS REAL USR SYS OPS/S OPS/S(cpu)` (older versions say
-/// `info:` instead of `metrc:`).
+/// Finds `stress-ng: metrc: [pid] STRESSOR  OPS REAL USR SYS OPS/S OPS/S(cpu)` (older versions
+/// say `info:` instead of `metrc:`) for `stressor` (cpu, matrix).
 pub(super) fn parse_stress_ng<'a>(
     lines: impl IntoIterator<Item = &'a str>,
+    stressor: &str,
 ) -> Option<StressMetrics> {
     lines.into_iter().find_map(|l| {
         let after = &l[l.find("] ")? + 2..];
         let mut words = after.split_whitespace();
-        if words.next()? != "cpu" {
+        if words.next()? != stressor {
             return None;
         }
         let numbers: Vec<f64> = words

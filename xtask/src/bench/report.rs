@@ -7,6 +7,7 @@ use super::parse::{
     key_values, number, parse_frames, parse_hackbench, parse_histogram, parse_requests,
     parse_stress_ng, Frames, Histogram, Percentile, Records, Requests, StressMetrics,
 };
+use super::profiles::{self, Duty};
 use super::EEVDF;
 
 /// What one run of one scheduler (or EEVDF) measured.
@@ -22,6 +23,10 @@ pub(super) struct Sample {
     pub(super) frames: Option<Frames>,
     /// One per load level, in the guest's order.
     pub(super) requests: Vec<Requests>,
+    /// `--profiles`: powersave's duty cycle, hpc's matrix throughput and migrations.
+    pub(super) duty: Option<Duty>,
+    pub(super) matrix_ops: Option<f64>,
+    pub(super) migrations_per_s: Option<f64>,
     pub(super) attach_ms: Option<f64>,
     pub(super) attach_log_ms: Option<f64>,
     pub(super) rss_kib: Option<f64>,
@@ -130,6 +135,7 @@ pub(super) enum Table {
     Main,
     Frames,
     Requests,
+    Profiles,
 }
 
 /// The metrics of the tables, in their column order.
@@ -150,6 +156,12 @@ pub(super) enum Metric {
     FramesBackground,
     /// A figure of the requests workload at a load level (% of the CPUs).
     Req(u32, ReqStat),
+    /// powersave: the idle share of the idlest half of the CPUs, and the work done meanwhile.
+    DutyIdle,
+    DutyWork,
+    /// hpc: stress-ng --matrix throughput and its workers' migrations per second.
+    MatrixOps,
+    Migrations,
 }
 
 impl Metric {
@@ -172,6 +184,12 @@ impl Metric {
         for load in REQUEST_LOADS {
             all.extend(ReqStat::ALL.map(|stat| Metric::Req(load, stat)));
         }
+        all.extend([
+            Metric::DutyIdle,
+            Metric::DutyWork,
+            Metric::MatrixOps,
+            Metric::Migrations,
+        ]);
         all
     }
 
@@ -191,6 +209,10 @@ impl Metric {
             Metric::FramesLateMax => "frames_late_max_ms".into(),
             Metric::FramesBackground => "frames_background_work_ms".into(),
             Metric::Req(load, stat) => format!("requests{load}_{}", stat.key()),
+            Metric::DutyIdle => "duty_idle_half_pct".into(),
+            Metric::DutyWork => "duty_periods".into(),
+            Metric::MatrixOps => "matrix_bogo_ops".into(),
+            Metric::Migrations => "matrix_migrations_per_s".into(),
         }
     }
 
@@ -201,6 +223,9 @@ impl Metric {
             | Metric::FramesLateMax
             | Metric::FramesBackground => Table::Frames,
             Metric::Req(..) => Table::Requests,
+            Metric::DutyIdle | Metric::DutyWork | Metric::MatrixOps | Metric::Migrations => {
+                Table::Profiles
+            }
             _ => Table::Main,
         }
     }
@@ -221,7 +246,12 @@ impl Metric {
     pub(super) fn lower_is_better(self) -> bool {
         !matches!(
             self,
-            Metric::BogoOps | Metric::FramesBackground | Metric::Req(_, ReqStat::Rps)
+            Metric::BogoOps
+                | Metric::FramesBackground
+                | Metric::Req(_, ReqStat::Rps)
+                | Metric::DutyIdle
+                | Metric::DutyWork
+                | Metric::MatrixOps
         )
     }
 
@@ -241,6 +271,10 @@ impl Metric {
             Metric::FramesLateMax => s.frames.map(|f| f.late_max_us / 1000.0),
             Metric::FramesBackground => s.frames.map(|f| f.background_ms),
             Metric::Req(load, stat) => s.requests_at(load).map(|r| stat.of(r)),
+            Metric::DutyIdle => s.duty.map(|d| d.idle_half_pct),
+            Metric::DutyWork => s.duty.map(|d| d.periods),
+            Metric::MatrixOps => s.matrix_ops,
+            Metric::Migrations => s.migrations_per_s,
         }
     }
 }
@@ -370,7 +404,7 @@ impl Report {
             sample.hackbench_wall_ms = first_kv("cost", "wall_ms");
             sample.sched_cpu_ms = first_kv("cost", "cpu_ns").map(|ns| ns / 1e6);
             if let Some(rc) = rc_of("stress-ng-rc") {
-                sample.stress = parse_stress_ng(get("stress-ng"));
+                sample.stress = parse_stress_ng(get("stress-ng"), "cpu");
                 if rc != "0" {
                     sample.errors.push(format!("stress-ng exited with {rc}"));
                 } else if sample.stress.is_none() {
@@ -442,6 +476,9 @@ impl Report {
                         .push(format!("vmtool requests at {load}%: {err:#}")),
                 }
             }
+            profiles::read(sample, &|tool: &str| {
+                get(tool).iter().map(|t| t.to_string()).collect()
+            });
             sample.attach_ms = first_kv("sched", "attach_ms");
             sample.attach_log_ms = first_kv("sched", "attach_log_ms");
             sample.rss_kib = first_kv("sched", "rss_kb");

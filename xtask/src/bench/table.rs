@@ -22,7 +22,7 @@ pub(super) fn fmt_value(metric: Metric, v: Option<f64>, hist_max: Option<&str>) 
 }
 
 /// A median with its ratio against EEVDF, as the tables show it.
-fn cell(report: &Report, sched: &str, metric: Metric) -> String {
+pub(super) fn cell(report: &Report, sched: &str, metric: Metric) -> String {
     let value = report.median(sched, metric);
     let mut cell = fmt_value(metric, value, report.hist_max());
     if sched != EEVDF && metric.has_ratio() && value.is_some() {
@@ -138,6 +138,7 @@ pub(super) fn render_table(report: &Report) -> String {
     frames_table(report, &mut out);
     out.push('\n');
     requests_table(report, &mut out);
+    super::profiles::table(report, &mut out);
     out
 }
 
