@@ -55,6 +55,11 @@ struct Cli {
     #[arg(long)]
     pack: bool,
 
+    /// A task that was preempted or used up its slice while nothing waits goes back to its own
+    /// CPU: no migration while it keeps its CPU busy (tasks that wait still share the CPUs).
+    #[arg(long)]
+    sticky: bool,
+
     /// A set of the tunables above for one kind of work; options given explicitly override it.
     #[arg(long, value_enum, value_name = "PROFILE")]
     profile: Option<Profile>,
@@ -78,23 +83,28 @@ enum Profile {
     /// --pack --slice-us 20000 --slice-us-min 2000: the same work on the fewest CPUs that keep
     /// up, with long slices, so the other CPUs stay idle in their deepest sleep states
     Powersave,
+    /// --sticky --slice-us 40000 --slice-us-min 5000 --slice-us-lag 80000 --no-wakeup-preempt:
+    /// long CPU-bound parallel jobs keep their CPUs and caches, with few context switches
+    Hpc,
 }
 
 impl Cli {
     /// Sets the chosen profile's tunables, except those given on the command line.
     fn apply_profile(&mut self, explicit: &Explicit) {
-        let (slice, slice_min, lag, no_preempt, pack) = match self.profile {
+        let (slice, slice_min, lag, no_preempt, pack, sticky) = match self.profile {
             None => return,
-            Some(Profile::Gaming) => (5_000, 500, 10_000, false, false),
-            Some(Profile::Lowlatency) => (2_000, 100, 5_000, false, false),
-            Some(Profile::Server) => (20_000, 2_000, 40_000, true, false),
-            Some(Profile::Powersave) => (20_000, 2_000, 20_000, false, true),
+            Some(Profile::Gaming) => (5_000, 500, 10_000, false, false, false),
+            Some(Profile::Lowlatency) => (2_000, 100, 5_000, false, false, false),
+            Some(Profile::Server) => (20_000, 2_000, 40_000, true, false, false),
+            Some(Profile::Powersave) => (20_000, 2_000, 20_000, false, true, false),
+            Some(Profile::Hpc) => (40_000, 5_000, 80_000, true, false, true),
         };
         explicit.tune("slice_us", &mut self.slice.slice_us, slice);
         explicit.tune("slice_us_min", &mut self.slice.slice_us_min, slice_min);
         explicit.tune("slice_us_lag", &mut self.slice_us_lag, lag);
         explicit.tune("no_wakeup_preempt", &mut self.no_wakeup_preempt, no_preempt);
         explicit.tune("pack", &mut self.pack, pack);
+        explicit.tune("sticky", &mut self.sticky, sticky);
     }
 
     fn validate(&self) -> Result<(), scx_core::Error> {
@@ -148,6 +158,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
             rodata.cpu_llc[cpu.id] = cpu.llc as u32;
         }
         rodata.pack = cli.pack;
+        rodata.sticky = cli.sticky;
         rodata.nr_online = topo.cpus.len() as u32;
         for (rank, cpu) in topo.fill_order().into_iter().enumerate() {
             rodata.fill_order[rank] = cpu as u32;
@@ -170,7 +181,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
     let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
     log::info!(
-        "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{}{})",
+        "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{}{}{})",
         start.elapsed().as_millis(),
         topo.summary(),
         cli.profile
@@ -190,6 +201,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
             ""
         },
         if cli.pack { ", packed" } else { "" },
+        if cli.sticky { ", sticky" } else { "" },
         if cli.common.partial { ", partial" } else { "" }
     );
 
@@ -295,7 +307,13 @@ mod tests {
         let c = cli(&["--profile", "powersave"]);
         assert!(c.pack && !c.no_wakeup_preempt && c.slice.slice_us == 20_000);
         let names = scx_core::profile::offered(&Cli::command());
-        assert_eq!(names, ["gaming", "lowlatency", "server", "powersave"]);
+        let c = cli(&["--profile", "hpc"]);
+        assert!(c.sticky && c.no_wakeup_preempt && c.slice.slice_us_min == 5_000);
+        assert_eq!(
+            names,
+            scx_core::profile::NAMES,
+            "scx_bpfland has every profile"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub struct CpuStats {
     pub sync: u64,
     pub rescued: u64,
     pub pinned: u64,
+    pub kept: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -38,6 +39,7 @@ impl CpuStats {
         self.sync += c.sync;
         self.rescued += c.rescued;
         self.pinned += c.pinned;
+        self.kept += c.kept;
     }
 
     /// What happened since `earlier`.
@@ -51,6 +53,7 @@ impl CpuStats {
             sync: self.sync.saturating_sub(earlier.sync),
             rescued: self.rescued.saturating_sub(earlier.rescued),
             pinned: self.pinned.saturating_sub(earlier.pinned),
+            kept: self.kept.saturating_sub(earlier.kept),
         }
     }
 }
@@ -59,7 +62,7 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={}",
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={}",
             self.direct,
             self.sync,
             self.preempt,
@@ -67,7 +70,8 @@ impl fmt::Display for CpuStats {
             self.cross_llc,
             self.kicks,
             self.rescued,
-            self.pinned
+            self.pinned,
+            self.kept
         )
     }
 }
@@ -108,7 +112,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 8]| {
+        let cpu = |vals: [u64; 9]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -118,6 +122,7 @@ mod tests {
                 sync: vals[5],
                 rescued: vals[6],
                 pinned: vals[7],
+                kept: vals[8],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -129,8 +134,8 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90]));
         assert_eq!(
             t,
             CpuStats {
@@ -142,6 +147,7 @@ mod tests {
                 sync: 66,
                 rescued: 77,
                 pinned: 88,
+                kept: 99,
             }
         );
         let d = t.delta(&CpuStats {
@@ -151,7 +157,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99"
         );
     }
 }

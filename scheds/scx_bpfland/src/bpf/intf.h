@@ -26,6 +26,7 @@ struct cpu_stats {
 	u64 sync;		/* synchronous wakeups run next on the waker's CPU */
 	u64 rescued;		/* tasks run out of deadline order after waiting too long */
 	u64 pinned;		/* --pack: tasks queued on their own CPU, allowed on no active one */
+	u64 kept;		/* --sticky: preempted tasks put back on their own CPU */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

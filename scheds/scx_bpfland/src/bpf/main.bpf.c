@@ -52,6 +52,12 @@
  *    idle. A task that may run on none of the active CPUs (pinned) is queued
  *    on its own CPU instead.
  *
+ *  - With --sticky (the hpc profile) a task that was preempted or used up its
+ *    slice while nothing waits in its LLC queue goes back to its own CPU's
+ *    local queue instead: no migration while it keeps its CPU busy, and its
+ *    cache stays warm. When tasks wait, it queues like any other, so an
+ *    overloaded LLC still shares its CPUs by deadline.
+ *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
  *
@@ -83,6 +89,7 @@ const volatile u64 slice_lag_ns = 20000000ULL;
 const volatile bool smt_aware = true;
 const volatile bool wakeup_preempt = true;
 const volatile bool pack = false;
+const volatile bool sticky = false;
 const volatile u32 nr_online = 1;
 /* --pack: the online CPUs in fill order, and each CPU's place in it. */
 const volatile u32 fill_order[BPFLAND_MAX_CPUS];
@@ -386,6 +393,16 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	clamp_lag(tctx, llc);
+
+	/* --sticky: preempted or out of slice with nothing waiting, it stays on its CPU. */
+	if (sticky && !(enq_flags & (SCX_ENQ_WAKEUP | SCX_ENQ_REENQ)) && cpu >= 0 &&
+	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    scx_bpf_dsq_nr_queued(llc_dsq(llc)) == 0 &&
+	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
+		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(llc), enq_flags);
+		STAT_INC(kept);
+		return;
+	}
 
 	/* --pack: a task that may use no active CPU waits on its own CPU, not in the queue. */
 	if (pack && first_active_allowed(p) < 0 && cpu >= 0 &&
