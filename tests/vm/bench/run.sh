@@ -206,14 +206,21 @@ wl_latency() {
     [ "$_rc" = 0 ] || return 1
 }
 
-wl_frames() {
-    _s=$1 _r=$2
-    vmtool frames --rate "$RATE" --secs "$FR_SECS" > /tmp/frames.out 2>&1
+# run_vmtool TOOL SCHED RUN ARGS...: vmtool TOOL ARGS, its last line recorded as TOOL and its
+# exit code as TOOL-rc; 1 when it failed or the scheduler was ejected
+run_vmtool() {
+    _vt=$1 _s=$2 _r=$3
+    shift 3
+    vmtool "$_vt" "$@" > "/tmp/$_vt.out" 2>&1
     _rc=$?
-    rec frames "$_s" "$_r" "$(tail -n 1 /tmp/frames.out)"
-    rec frames-rc "$_s" "$_r" "$_rc"
-    ejected "$_s" "$_r" frames && return 1
-    [ "$_rc" = 0 ] || return 1
+    rec "$_vt" "$_s" "$_r" "$(tail -n 1 "/tmp/$_vt.out")"
+    rec "$_vt-rc" "$_s" "$_r" "$_rc"
+    ejected "$_s" "$_r" "$_vt" && return 1
+    [ "$_rc" = 0 ]
+}
+
+wl_frames() {
+    run_vmtool frames "$1" "$2" --rate "$RATE" --secs "$FR_SECS"
 }
 
 wl_requests() {
@@ -234,14 +241,8 @@ wl_requests() {
 
 # vmtool duty: one worker per CPU, each 4 ms of CPU time every 16 ms (a quarter of the CPUs)
 wl_duty() {
-    _s=$1 _r=$2
-    vmtool duty --secs "$DU_SECS" --workers "$NCPU" --work-us 4000 --period-us 16000 \
-        > /tmp/duty.out 2>&1
-    _rc=$?
-    rec duty "$_s" "$_r" "$(tail -n 1 /tmp/duty.out)"
-    rec duty-rc "$_s" "$_r" "$_rc"
-    ejected "$_s" "$_r" duty && return 1
-    [ "$_rc" = 0 ] || return 1
+    run_vmtool duty "$1" "$2" --secs "$DU_SECS" --workers "$NCPU" --work-us 4000 \
+        --period-us 16000
 }
 
 # stress-ng --matrix, one worker per CPU, and how often its workers migrated: the sum of their
