@@ -50,8 +50,8 @@ struct Cli {
     no_wakeup_preempt: bool,
 
     /// Run the work on as few CPUs as keep up with it, the slowest first, and leave the others
-    /// idle: the set grows when its CPUs are over 90 % busy and shrinks when the work fits on
-    /// one fewer at 75 %.
+    /// idle: the set grows when its CPUs are over 90 % busy and, after a second in which the
+    /// work fits on fewer at 75 %, shrinks to that many.
     #[arg(long)]
     pack: bool,
 

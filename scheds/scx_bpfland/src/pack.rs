@@ -2,9 +2,10 @@
 
 /// Active CPUs busier than this on average get one more (or half as many more) beside them.
 const GROW_AT: f64 = 0.9;
-/// One CPU fewer once the work fits on the rest at no more than this share each...
+/// Fewer CPUs once the work fits on fewer at no more than this share each...
 const SHRINK_AT: f64 = 0.75;
-/// ...for this many periods in a row, so that a short lull does not shrink the set.
+/// ...for this many periods in a row, so that a short lull does not shrink the set; then the
+/// set shrinks to the fewest CPUs the work fits on, at once.
 const SHRINK_AFTER: u32 = 5;
 
 /// The number of active CPUs, moved by the work of each period.
@@ -47,7 +48,9 @@ impl Packer {
         } else if self.active > 1 && cpus < (active - 1.0) * SHRINK_AT {
             self.calm += 1;
             if self.calm >= SHRINK_AFTER {
-                self.active -= 1;
+                // The fewest CPUs k with cpus < k * SHRINK_AT: fewer than now, by the test above.
+                let fits = (cpus.max(0.0) / SHRINK_AT).floor() as u32 + 1;
+                self.active = fits.clamp(1, self.active - 1);
                 self.calm = 0;
             }
         } else {
@@ -130,13 +133,19 @@ mod tests {
             4,
             "shrinks only after five calm periods"
         );
-        assert_eq!(run(&mut p, 1.0, 1), 3);
-        assert_eq!(run(&mut p, 1.0, 5), 2);
+        assert_eq!(
+            run(&mut p, 1.0, 1),
+            2,
+            "then straight to the CPUs the work fits on"
+        );
         assert_eq!(
             run(&mut p, 1.0, 50),
             2,
-            "1.0 CPU of work does not fit on one at 90 %"
+            "1.0 CPU of work does not fit on one at 75 %"
         );
+        assert_eq!(run(&mut p, 0.7, 5), 1);
+        let mut p = Packer::new(16);
+        assert_eq!(run(&mut p, 5.0, 5), 7, "5 CPUs of work fit on 7 at 75 %");
         let mut p = Packer::new(4);
         run(&mut p, 0.1, 4);
         run(&mut p, 3.0, 1);
@@ -146,7 +155,7 @@ mod tests {
     #[test]
     fn saturation_grows_at_once_and_never_past_the_online_cpus() {
         let mut p = Packer::new(8);
-        assert_eq!(run(&mut p, 0.2, 100), 1);
+        assert_eq!(run(&mut p, 0.2, 5), 1);
         assert_eq!(
             run(&mut p, 1.0, 1),
             1 + 1,

@@ -46,10 +46,10 @@
  *    of a fill order (the slowest first, then by LLC and core) take work:
  *    wakeups look for an idle CPU among them, the queue kicks only them, and
  *    the other CPUs take from the queue only what waited STARVE_NS. User
- *    space sets nr_active_cpus from how busy the active CPUs are: one more
- *    when they are nearly saturated, one fewer when the rest would keep up,
- *    so the same work runs on as few CPUs as keep up and the others stay
- *    idle. A task that may run on none of the active CPUs (pinned) is queued
+ *    space sets nr_active_cpus from how busy the CPUs are: more when the
+ *    active ones are nearly saturated, as few as the work fits on once it
+ *    has fitted on fewer for a second, so the same work runs on as few CPUs
+ *    as keep up and the others stay idle. A task that may run on none of the active CPUs (pinned) is queued
  *    on its own CPU instead.
  *
  *  - With --sticky (the hpc profile) a task that was preempted or used up its
