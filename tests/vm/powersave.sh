@@ -8,10 +8,11 @@
 
 [ "$(nproc)" -ge 4 ] || fail "powersave needs 4 CPUs, this VM has $(nproc): boot it with --smp 4"
 
-# duty LABEL: run the work, print its line, set DUTY_PERIODS and DUTY_IDLE (the mean idle
+# duty LABEL: run the work (measured after 2 s, once powersave has settled on the CPUs the
+# work needs), print its line, set DUTY_PERIODS and DUTY_IDLE (the mean idle
 # share of the most idle half of the CPUs)
 duty() {
-    line=$(vmtool duty --secs 6 --workers 4 --work-us 4000 --period-us 16000) \
+    line=$(vmtool duty --warmup-secs 2 --secs 6 --workers 4 --work-us 4000 --period-us 16000) \
         || fail "vmtool duty failed under $1"
     echo "$1: $line"
     DUTY_PERIODS=${line#*periods=}

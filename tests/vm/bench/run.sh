@@ -239,10 +239,11 @@ wl_requests() {
     done
 }
 
-# vmtool duty: one worker per CPU, each 4 ms of CPU time every 16 ms (a quarter of the CPUs)
+# vmtool duty: one worker per CPU, each 4 ms of CPU time every 16 ms (a quarter of the CPUs),
+# measured after 2 s
 wl_duty() {
-    run_vmtool duty "$1" "$2" --secs "$DU_SECS" --workers "$NCPU" --work-us 4000 \
-        --period-us 16000
+    run_vmtool duty "$1" "$2" --warmup-secs 2 --secs "$DU_SECS" --workers "$NCPU" \
+        --work-us 4000 --period-us 16000
 }
 
 # stress-ng --matrix, one worker per CPU, and how often its workers migrated: the sum of their
@@ -399,7 +400,7 @@ if [ "$PROFILES" = 1 ]; then
     [ -n "$ENTRIES" ] || rec error - 0 "none of $SCHEDS has a profile"
 fi
 rec meta - 0 "scheds=$(echo $ENTRIES)"
-rec meta - 0 "duty=vmtool duty --secs $DU_SECS --workers $NCPU --work-us 4000 --period-us 16000"
+rec meta - 0 "duty=vmtool duty --warmup-secs 2 --secs $DU_SECS --workers $NCPU --work-us 4000 --period-us 16000"
 rec meta - 0 "matrix=stress-ng --matrix $NCPU --timeout ${MX_SECS}s --metrics-brief"
 ORDER="eevdf $(echo $ENTRIES)"
 NORDER=$(echo $ORDER | wc -w)

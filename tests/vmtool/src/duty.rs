@@ -6,7 +6,8 @@
 //! whether the CPUs it used kept up. The work is measured in the thread's own CPU time, not
 //! in calibrated steps: under single-threaded TCG a vCPU runs faster the fewer vCPUs are
 //! busy, and steps calibrated on a busy machine would leave the load at a few per cent.
-//! Prints one line:
+//! `--warmup-secs` runs the work that long before measuring, so that a scheduler that adapts
+//! to the load is measured once it has. Prints one line:
 //! `duty workers=N periods=P late=L busy_pct=B idle_pct=I0,I1,...`.
 
 use std::time::{Duration, Instant};
@@ -51,18 +52,20 @@ fn idle_pcts(before: &[(u64, u64)], after: &[(u64, u64)]) -> Vec<u64> {
         .collect()
 }
 
-/// One worker: `work` of CPU time per `period` until `end`; returns (periods, late).
-fn worker(work: Duration, period: Duration, end: Instant) -> (u64, u64) {
+/// One worker: `work` of CPU time per `period` until `end`; returns the periods that began at
+/// `from` or later, and how many of those finished late.
+fn worker(work: Duration, period: Duration, from: Instant, end: Instant) -> (u64, u64) {
     let (mut periods, mut late) = (0, 0);
     let mut next = Instant::now();
     while next < end {
+        let counted = next >= from;
         work_cpu_time(work);
-        periods += 1;
+        periods += u64::from(counted);
         next += period;
         let now = Instant::now();
         if now > next {
             // Finished after its period ended: start the next one now, without catching up.
-            late += 1;
+            late += u64::from(counted);
             next = now;
         } else {
             sleep_until(next);
@@ -73,8 +76,9 @@ fn worker(work: Duration, period: Duration, end: Instant) -> (u64, u64) {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let o = Opts::new(args);
-    o.check(&["secs", "workers", "work-us", "period-us"])?;
+    o.check(&["secs", "warmup-secs", "workers", "work-us", "period-us"])?;
     let secs: u64 = o.get("secs", 5)?;
+    let warmup: u64 = o.get("warmup-secs", 0)?;
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers: usize = o.get("workers", ncpu)?;
     let work: u64 = o.get("work-us", 5_000)?;
@@ -83,17 +87,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("need --workers >= 1 and 1 <= --work-us < --period-us".into());
     }
     let (work, period) = (Duration::from_micros(work), Duration::from_micros(period));
-    let before = per_cpu_idle()?;
-    let cpu_start = crate::work::CpuTimes::now()?;
-    let end = Instant::now() + Duration::from_secs(secs);
+    let from = Instant::now() + Duration::from_secs(warmup);
+    let end = from + Duration::from_secs(secs);
     let handles: Vec<_> = (0..workers)
         .map(|i| {
             std::thread::Builder::new()
                 .name(format!("duty{i}"))
-                .spawn(move || worker(work, period, end))
+                .spawn(move || worker(work, period, from, end))
                 .map_err(|e| format!("spawning a worker: {e}"))
         })
         .collect::<Result<_, _>>()?;
+    sleep_until(from);
+    let before = per_cpu_idle()?;
+    let cpu_start = crate::work::CpuTimes::now()?;
     let (mut periods, mut late) = (0, 0);
     for h in handles {
         let (p, l) = h.join().map_err(|_| "a worker panicked")?;
