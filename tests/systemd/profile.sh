@@ -1,8 +1,9 @@
 # profile.sh - SCX_PROFILE alone makes the service pick a scheduler that has the profile and
 # start it with --profile; beside SCX_SCHEDULER it must be one of that scheduler's profiles,
 # and SCX_FLAGS still override its tunables; reload and `scx-loader set --profile` swap it
-# with the same MainPID; a typo or a profile the scheduler lacks stops check, start and set
-# with one line and exit code 27.
+# with the same MainPID, and `set --profile ""` back to the defaults; SCX_PROFILE_OVERRIDE in
+# the service environment wins over the file; a typo or a profile the scheduler lacks stops
+# check, start and set with one line and exit code 27.
 . /scenarios/lib/service.sh
 
 echo "== SCX_PROFILE alone"
@@ -49,9 +50,25 @@ expect_eq "$?" 27 "exit code of set --profile hpc (scx_rustland lacks it)"
 grep -q "scx_rustland has no profile hpc" /tmp/set.txt || { cat /tmp/set.txt; fail "set does not say why"; }
 cmp -s /etc/default/scx /tmp/before-set || fail "a refused set changed the file"
 expect_eq "$(sx_ops)" scx_rustland "attached scheduler after the refused set"
+scx-loader set --profile "" > /tmp/set.txt 2>&1 || { cat /tmp/set.txt; fail "set --profile \"\" failed"; }
+case "$(sed -n 's/^SCX_PROFILE=//p' /etc/default/scx)" in
+"" | '""' | "''") ;;
+*) cat /etc/default/scx; fail "set --profile \"\" kept a profile" ;;
+esac
+expect_eq "$(prop StatusText)" "scx_rustland running (flags: -s 8000)" "StatusText after clearing the profile"
+expect_eq "$(prop MainPID)" "$pid" "MainPID after clearing the profile"
+ok "set --profile \"\" returns to the scheduler's defaults, hot-swapped"
 systemctl stop scx
 
-echo "== a profile the scheduler lacks, a typo, a profile nobody has"
+echo "== SCX_PROFILE_OVERRIDE from the service environment"
+conf "SCX_SCHEDULER=scx_bpfland" "SCX_PROFILE=server"
+systemctl set-environment SCX_PROFILE_OVERRIDE=lowlatency
+start_ok scx_bpfland
+expect_eq "$(prop StatusText)" "scx_bpfland running (flags: --profile lowlatency)" "StatusText with the override"
+systemctl unset-environment SCX_PROFILE_OVERRIDE
+systemctl stop scx
+
+echo "== a profile the scheduler lacks, a typo"
 conf "SCX_SCHEDULER=scx_rlfifo" "SCX_PROFILE=gaming"
 expect_start_fails 27 "scx_rlfifo has no profile gaming (its profiles: none): choose another profile, or a scheduler that has gaming: scx_bpfland, scx_rustland"
 scx-loader check > /tmp/check.txt 2>&1
@@ -59,5 +76,5 @@ expect_eq "$?" 27 "exit code of scx-loader check"
 grep -q "profile.*scx_rlfifo has no profile gaming" /tmp/check.txt || { cat /tmp/check.txt; fail "check does not name the profile problem"; }
 conf "SCX_PROFILE=gamign"
 expect_start_fails 27 '/etc/default/scx:1: unknown profile "gamign": did you mean gaming?'
-conf "SCX_PROFILE=hpc"
-expect_start_fails 27 "/etc/default/scx:1: no installed scheduler offers the profile hpc"
+conf "SCX_SCHEDULER=scx_rustland" "SCX_PROFILE=powersave"
+expect_start_fails 27 "scx_rustland has no profile powersave (its profiles: gaming, lowlatency, server): choose another profile, or a scheduler that has powersave: scx_bpfland"
