@@ -13,7 +13,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::report::{median, Metric};
+use super::report::median;
+use super::sample::Metric;
 use super::table::grid;
 
 fn load(path: &Path) -> Result<Value> {

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 
 use super::parse::{Percentile, FRAME_BREAKDOWN};
-use super::report::{Metric, Report, Sample};
+use super::report::Report;
+use super::sample::{Metric, Sample};
 use super::{BenchArgs, EEVDF};
 use crate::vm;
 

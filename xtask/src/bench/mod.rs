@@ -17,8 +17,8 @@ use anyhow::{bail, Context, Result};
 mod compare;
 mod json;
 mod parse;
-mod profiles;
 mod report;
+mod sample;
 mod svg;
 mod table;
 
@@ -246,6 +246,7 @@ mod tests {
     use super::json::*;
     use super::parse::*;
     use super::report::*;
+    use super::sample::*;
     use super::table::*;
     use super::*;
     use std::path::Path;

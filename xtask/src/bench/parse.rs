@@ -1,5 +1,6 @@
 //! The guest's records: the block between the data markers, one record per tool run, and the
-//! parsers of each tool's own output (hackbench, stress-ng, cyclictest's histogram).
+//! parsers of each tool's own output (hackbench, stress-ng, cyclictest's histogram, vmtool's frames,
+//! requests and duty).
 
 use std::collections::BTreeMap;
 
@@ -298,4 +299,51 @@ pub(super) fn parse_requests(text: &str) -> Result<Requests> {
         busy_pct: number(&kv, "busy_pct")?,
         wake_hist,
     })
+}
+
+/// What `vmtool duty` printed: the fixed periodic work and each CPU's idle share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Duty {
+    pub(super) periods: f64,
+    pub(super) late: f64,
+    /// The mean idle share of the most idle half of the CPUs, in %: what packing leaves idle.
+    pub(super) idle_half_pct: f64,
+}
+
+pub(super) fn parse_duty(text: &str) -> Result<Duty> {
+    let kv = key_values(text);
+    let mut idle: Vec<f64> = kv
+        .get("idle_pct")
+        .context("no idle_pct= in the line")?
+        .split(',')
+        .map(|v| {
+            v.parse::<f64>()
+                .with_context(|| format!("idle share {v:?}"))
+        })
+        .collect::<Result<_>>()?;
+    idle.sort_by(|a, b| b.total_cmp(a));
+    let half = (idle.len() / 2).max(1);
+    let idlest = idle.get(..half).context("no CPUs in idle_pct=")?;
+    Ok(Duty {
+        periods: number(&kv, "periods")?,
+        late: number(&kv, "late")?,
+        idle_half_pct: idlest.iter().sum::<f64>() / half as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duty_lines_give_the_idlest_half() {
+        let d =
+            parse_duty("duty workers=4 periods=1468 late=43 busy_pct=29.0 idle_pct=45,48,85,99")
+                .expect("parses");
+        assert_eq!((d.periods, d.late, d.idle_half_pct), (1468.0, 43.0, 92.0));
+        let d = parse_duty("duty periods=10 late=0 idle_pct=70").expect("one CPU");
+        assert_eq!(d.idle_half_pct, 70.0);
+        assert!(parse_duty("duty periods=10 late=0").is_err());
+        assert!(parse_duty("duty periods=10 late=0 idle_pct=5,x").is_err());
+    }
 }

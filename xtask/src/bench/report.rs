@@ -1,283 +1,14 @@
-//! The statistics: one sample per scheduler and round, the metrics read from it, medians over
-//! the valid rounds and ratios against EEVDF in the same boot, and the problems that fail a run.
+//! The statistics: the samples of one boot read from its records, medians over the valid
+//! rounds and ratios against EEVDF in the same boot, and the problems that fail a run.
 
 use std::collections::BTreeMap;
 
 use super::parse::{
-    key_values, number, parse_frames, parse_hackbench, parse_histogram, parse_requests,
-    parse_stress_ng, Frames, Histogram, Percentile, Records, Requests, StressMetrics,
+    key_values, number, parse_duty, parse_frames, parse_hackbench, parse_histogram, parse_requests,
+    parse_stress_ng, Records,
 };
-use super::profiles::{self, Duty};
+use super::sample::{Metric, Sample, REQUEST_LOADS};
 use super::EEVDF;
-
-/// What one run of one scheduler (or EEVDF) measured.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Sample {
-    pub(super) sched: String,
-    pub(super) run: u32,
-    pub(super) hackbench_secs: Option<f64>,
-    pub(super) hackbench_wall_ms: Option<f64>,
-    pub(super) sched_cpu_ms: Option<f64>,
-    pub(super) stress: Option<StressMetrics>,
-    pub(super) latency: Option<Histogram>,
-    pub(super) frames: Option<Frames>,
-    /// One per load level, in the guest's order.
-    pub(super) requests: Vec<Requests>,
-    /// `--profiles`: powersave's duty cycle, hpc's matrix throughput and migrations.
-    pub(super) duty: Option<Duty>,
-    pub(super) matrix_ops: Option<f64>,
-    pub(super) migrations_per_s: Option<f64>,
-    pub(super) attach_ms: Option<f64>,
-    pub(super) attach_log_ms: Option<f64>,
-    pub(super) rss_kib: Option<f64>,
-    pub(super) hwm_kib: Option<f64>,
-    pub(super) exit_rc: Option<i64>,
-    pub(super) ejected: Option<String>,
-    pub(super) errors: Vec<String>,
-    /// The scheduler's output, kept when something went wrong.
-    pub(super) sched_log: Vec<String>,
-    pub(super) ended: bool,
-}
-
-impl Sample {
-    pub(super) fn is_eevdf(&self) -> bool {
-        self.sched == EEVDF
-    }
-
-    pub(super) fn valid(&self) -> bool {
-        self.ejected.is_none() && self.errors.is_empty() && self.ended
-    }
-
-    pub(super) fn sched_cpu_pct(&self) -> Option<f64> {
-        let cpu = self.sched_cpu_ms?;
-        let wall = self.hackbench_wall_ms.filter(|w| *w > 0.0)?;
-        Some(cpu / wall * 100.0)
-    }
-
-    pub(super) fn latency_us(&self, p: f64) -> Option<f64> {
-        match self.latency.as_ref()?.percentile(p)? {
-            Percentile::Us(us) => Some(us as f64),
-            Percentile::Overflow => Some(f64::INFINITY),
-        }
-    }
-
-    pub(super) fn latency_max_us(&self) -> Option<f64> {
-        self.latency.as_ref()?.max_us.map(|v| v as f64)
-    }
-
-    pub(super) fn requests_at(&self, load_pct: u32) -> Option<&Requests> {
-        self.requests.iter().find(|r| r.load_pct == load_pct)
-    }
-}
-
-/// The load levels of the requests workload, in % of the CPUs (the guest's `RQ_LOADS`).
-pub(super) const REQUEST_LOADS: [u32; 2] = [50, 100];
-
-/// What the requests workload reports at each load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ReqStat {
-    WakeP50,
-    WakeP99,
-    WakeP999,
-    ReqP99,
-    Rps,
-    /// The share of the machine's CPU time that was busy while it ran.
-    Busy,
-}
-
-impl ReqStat {
-    pub(super) const ALL: [ReqStat; 6] = [
-        ReqStat::WakeP50,
-        ReqStat::WakeP99,
-        ReqStat::WakeP999,
-        ReqStat::ReqP99,
-        ReqStat::Rps,
-        ReqStat::Busy,
-    ];
-
-    fn key(self) -> &'static str {
-        match self {
-            ReqStat::WakeP50 => "wake_p50_us",
-            ReqStat::WakeP99 => "wake_p99_us",
-            ReqStat::WakeP999 => "wake_p999_us",
-            ReqStat::ReqP99 => "request_p99_us",
-            ReqStat::Rps => "rps",
-            ReqStat::Busy => "cpu_busy_pct",
-        }
-    }
-
-    pub(super) fn header(self) -> &'static str {
-        match self {
-            ReqStat::WakeP50 => "wake p50 us",
-            ReqStat::WakeP99 => "wake p99 us",
-            ReqStat::WakeP999 => "wake p99.9 us",
-            ReqStat::ReqP99 => "request p99 us",
-            ReqStat::Rps => "requests/s",
-            ReqStat::Busy => "CPU busy %",
-        }
-    }
-
-    fn of(self, r: &Requests) -> f64 {
-        match self {
-            ReqStat::WakeP50 => r.wake_p50_us,
-            ReqStat::WakeP99 => r.wake_p99_us,
-            ReqStat::WakeP999 => r.wake_p999_us,
-            ReqStat::ReqP99 => r.req_p99_us,
-            ReqStat::Rps => r.rps,
-            ReqStat::Busy => r.busy_pct,
-        }
-    }
-}
-
-/// Which table shows a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Table {
-    Main,
-    Frames,
-    Requests,
-    Profiles,
-}
-
-/// The metrics of the tables, in their column order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Metric {
-    Hackbench,
-    BogoOps,
-    LatP50,
-    LatP99,
-    LatMax,
-    SchedCpu,
-    Rss,
-    AttachLog,
-    AttachSeen,
-    FramesMissed,
-    FramesLateP99,
-    FramesLateMax,
-    FramesBackground,
-    /// A figure of the requests workload at a load level (% of the CPUs).
-    Req(u32, ReqStat),
-    /// powersave: the idle share of the idlest half of the CPUs, and the work done meanwhile.
-    DutyIdle,
-    DutyWork,
-    /// hpc: stress-ng --matrix throughput and its workers' migrations per second.
-    MatrixOps,
-    Migrations,
-}
-
-impl Metric {
-    pub(super) fn all() -> Vec<Metric> {
-        let mut all = vec![
-            Metric::Hackbench,
-            Metric::BogoOps,
-            Metric::LatP50,
-            Metric::LatP99,
-            Metric::LatMax,
-            Metric::SchedCpu,
-            Metric::Rss,
-            Metric::AttachLog,
-            Metric::AttachSeen,
-            Metric::FramesMissed,
-            Metric::FramesLateP99,
-            Metric::FramesLateMax,
-            Metric::FramesBackground,
-        ];
-        for load in REQUEST_LOADS {
-            all.extend(ReqStat::ALL.map(|stat| Metric::Req(load, stat)));
-        }
-        all.extend([
-            Metric::DutyIdle,
-            Metric::DutyWork,
-            Metric::MatrixOps,
-            Metric::Migrations,
-        ]);
-        all
-    }
-
-    pub(super) fn key(self) -> String {
-        match self {
-            Metric::Hackbench => "hackbench_s".into(),
-            Metric::BogoOps => "stress_ng_bogo_ops".into(),
-            Metric::LatP50 => "latency_p50_us".into(),
-            Metric::LatP99 => "latency_p99_us".into(),
-            Metric::LatMax => "latency_max_us".into(),
-            Metric::SchedCpu => "sched_cpu_pct".into(),
-            Metric::Rss => "sched_rss_mib".into(),
-            Metric::AttachLog => "attach_ms".into(),
-            Metric::AttachSeen => "attach_seen_ms".into(),
-            Metric::FramesMissed => "frames_missed_pct".into(),
-            Metric::FramesLateP99 => "frames_late_p99_ms".into(),
-            Metric::FramesLateMax => "frames_late_max_ms".into(),
-            Metric::FramesBackground => "frames_background_work_ms".into(),
-            Metric::Req(load, stat) => format!("requests{load}_{}", stat.key()),
-            Metric::DutyIdle => "duty_idle_half_pct".into(),
-            Metric::DutyWork => "duty_periods".into(),
-            Metric::MatrixOps => "matrix_bogo_ops".into(),
-            Metric::Migrations => "matrix_migrations_per_s".into(),
-        }
-    }
-
-    pub(super) fn table(self) -> Table {
-        match self {
-            Metric::FramesMissed
-            | Metric::FramesLateP99
-            | Metric::FramesLateMax
-            | Metric::FramesBackground => Table::Frames,
-            Metric::Req(..) => Table::Requests,
-            Metric::DutyIdle | Metric::DutyWork | Metric::MatrixOps | Metric::Migrations => {
-                Table::Profiles
-            }
-            _ => Table::Main,
-        }
-    }
-
-    /// Whether the table shows the ratio against EEVDF.
-    pub(super) fn has_ratio(self) -> bool {
-        !matches!(
-            self,
-            Metric::SchedCpu
-                | Metric::Rss
-                | Metric::AttachLog
-                | Metric::AttachSeen
-                | Metric::Req(_, ReqStat::Busy)
-        )
-    }
-
-    /// Whether a smaller value is the better one.
-    pub(super) fn lower_is_better(self) -> bool {
-        !matches!(
-            self,
-            Metric::BogoOps
-                | Metric::FramesBackground
-                | Metric::Req(_, ReqStat::Rps)
-                | Metric::DutyIdle
-                | Metric::DutyWork
-                | Metric::MatrixOps
-        )
-    }
-
-    pub(super) fn of(self, s: &Sample) -> Option<f64> {
-        match self {
-            Metric::Hackbench => s.hackbench_secs,
-            Metric::BogoOps => s.stress.map(|m| m.bogo_ops),
-            Metric::LatP50 => s.latency_us(50.0),
-            Metric::LatP99 => s.latency_us(99.0),
-            Metric::LatMax => s.latency_max_us(),
-            Metric::SchedCpu => s.sched_cpu_pct(),
-            Metric::Rss => s.rss_kib.map(|k| k / 1024.0),
-            Metric::AttachLog => s.attach_log_ms,
-            Metric::AttachSeen => s.attach_ms,
-            Metric::FramesMissed => s.frames.map(|f| f.missed_pct),
-            Metric::FramesLateP99 => s.frames.map(|f| f.late_p99_us / 1000.0),
-            Metric::FramesLateMax => s.frames.map(|f| f.late_max_us / 1000.0),
-            Metric::FramesBackground => s.frames.map(|f| f.background_ms),
-            Metric::Req(load, stat) => s.requests_at(load).map(|r| stat.of(r)),
-            Metric::DutyIdle => s.duty.map(|d| d.idle_half_pct),
-            Metric::DutyWork => s.duty.map(|d| d.periods),
-            Metric::MatrixOps => s.matrix_ops,
-            Metric::Migrations => s.migrations_per_s,
-        }
-    }
-}
 
 /// Everything one boot measured.
 #[derive(Debug, Default)]
@@ -476,7 +207,7 @@ impl Report {
                         .push(format!("vmtool requests at {load}%: {err:#}")),
                 }
             }
-            profiles::read(sample, &|tool: &str| {
+            read_profiles(sample, &|tool: &str| {
                 get(tool).iter().map(|t| t.to_string()).collect()
             });
             sample.attach_ms = first_kv("sched", "attach_ms");
@@ -615,5 +346,87 @@ impl Report {
 
     pub(super) fn hist_max(&self) -> Option<&str> {
         self.meta.get("hist_max_us").map(String::as_str)
+    }
+}
+
+/// Reads the duty and matrix records of one sample (`--profiles`); `get` gives the texts of a tool's records.
+fn read_profiles(sample: &mut Sample, get: &dyn Fn(&str) -> Vec<String>) {
+    if let Some(rc) = get("duty-rc").first() {
+        let line = get("duty").first().cloned().unwrap_or_default();
+        if rc.trim() != "0" {
+            let rc = rc.trim();
+            sample
+                .errors
+                .push(format!("vmtool duty exited with {rc}: {line}"));
+        } else {
+            match parse_duty(&line) {
+                Ok(d) => sample.duty = Some(d),
+                Err(err) => sample.errors.push(format!("vmtool duty: {err:#}")),
+            }
+        }
+    }
+    if let Some(rc) = get("matrix-rc").first() {
+        let lines = get("matrix");
+        sample.matrix_ops =
+            parse_stress_ng(lines.iter().map(String::as_str), "matrix").map(|m| m.bogo_ops);
+        if rc.trim() != "0" {
+            let rc = rc.trim();
+            sample
+                .errors
+                .push(format!("stress-ng --matrix exited with {rc}"));
+        } else if sample.matrix_ops.is_none() {
+            sample
+                .errors
+                .push("no matrix metrics in stress-ng's output".to_string());
+        }
+        let migrations = get("migrations").first().map(|t| {
+            let kv = key_values(t);
+            let secs = number(&kv, "secs").ok().filter(|s| *s > 0.0);
+            match (number(&kv, "migrations"), number(&kv, "workers"), secs) {
+                (Ok(m), Ok(w), Some(s)) if w > 0.0 => Some(m / s),
+                _ => None,
+            }
+        });
+        match migrations {
+            Some(Some(per_sec)) => sample.migrations_per_s = Some(per_sec),
+            _ => sample.errors.push(
+                "no migration count of stress-ng's matrix workers (/proc/PID/sched)".to_string(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_and_migrations_records() {
+        let texts = |tool: &str| -> Vec<String> {
+            match tool {
+                "matrix-rc" => vec!["0".into()],
+                "matrix" => {
+                    vec!["stress-ng: metrc: [12] matrix  4000 5.01 9.8 0.1 798.4 404.0".into()]
+                }
+                "migrations" => vec!["migrations=50 workers=2 secs=5".into()],
+                "duty-rc" => vec!["1".into()],
+                "duty" => vec!["oops".into()],
+                _ => Vec::new(),
+            }
+        };
+        let mut s = Sample::default();
+        read_profiles(&mut s, &texts);
+        assert_eq!(
+            (s.matrix_ops, s.migrations_per_s),
+            (Some(4000.0), Some(10.0))
+        );
+        assert_eq!(s.errors, ["vmtool duty exited with 1: oops"]);
+        let mut s = Sample::default();
+        read_profiles(&mut s, &|tool: &str| match tool {
+            "matrix-rc" => vec!["0".to_string()],
+            "migrations" => vec!["migrations=0 workers=0 secs=5".to_string()],
+            _ => Vec::new(),
+        });
+        assert_eq!(s.errors.len(), 2, "{:?}", s.errors);
     }
 }

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::report::{Report, Sample, REQUEST_LOADS};
+use super::report::Report;
+use super::sample::{Sample, REQUEST_LOADS};
 use super::table::display_name;
 
 /// One line of a panel: cumulative counts over ascending latencies.

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::report::{Metric, Report, ReqStat, Table, REQUEST_LOADS};
+use super::report::Report;
+use super::sample::{Metric, ReqStat, Table, REQUEST_LOADS};
 use super::EEVDF;
 
 pub(super) fn fmt_value(metric: Metric, v: Option<f64>, hist_max: Option<&str>) -> String {
@@ -138,7 +139,7 @@ pub(super) fn render_table(report: &Report) -> String {
     frames_table(report, &mut out);
     out.push('\n');
     requests_table(report, &mut out);
-    super::profiles::table(report, &mut out);
+    profiles_table(report, &mut out);
     out
 }
 
@@ -194,5 +195,48 @@ fn requests_table(report: &Report, out: &mut String) {
         out,
         "requests: a woken worker's wait for a CPU (wake), post to answer (request): lower is \
          better; requests/s: higher is better"
+    );
+}
+
+/// `--profiles`: each profile's own metric, and the table's columns: what it is, and its metrics.
+const PROFILE_COLUMNS: [(&str, Metric); 7] = [
+    ("gaming: frames missed %", Metric::FramesMissed),
+    ("lowlatency: lat p99 us", Metric::LatP99),
+    ("server: hackbench s", Metric::Hackbench),
+    ("powersave: idlest half idle %", Metric::DutyIdle),
+    ("powersave: periods done", Metric::DutyWork),
+    ("hpc: matrix bogo ops", Metric::MatrixOps),
+    ("hpc: migrations/s", Metric::Migrations),
+];
+
+/// The table of `--profiles`: each profile (a row per scheduler and profile) on the metrics of
+/// its kind, EEVDF on all of them.
+fn profiles_table(report: &Report, out: &mut String) {
+    if report.meta.get("profiles").map(String::as_str) != Some("1") {
+        return;
+    }
+    let mut headers = vec!["scheduler+profile"];
+    headers.extend(PROFILE_COLUMNS.iter().map(|(h, _)| *h));
+    let rows: Vec<Vec<String>> = report
+        .scheds
+        .iter()
+        .map(|sched| {
+            std::iter::once(display_name(sched))
+                .chain(PROFILE_COLUMNS.iter().map(|(_, m)| cell(report, sched, *m)))
+                .collect()
+        })
+        .collect();
+    out.push('\n');
+    grid(&headers, &rows, out);
+    for key in ["duty", "matrix"] {
+        if let Some(cmd) = report.meta.get(key) {
+            let _ = writeln!(out, "  {key}: {cmd}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "each profile runs only the workloads of its metric; powersave: the mean idle share of \
+         the most idle half of the CPUs\n(higher is better) with the same periodic work done; \
+         hpc: throughput (higher is better) and migrations of its workers (lower is better)"
     );
 }
