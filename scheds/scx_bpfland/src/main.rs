@@ -50,8 +50,8 @@ struct Cli {
     no_wakeup_preempt: bool,
 
     /// Run the work on as few CPUs as keep up with it, the slowest first, and leave the others
-    /// idle: the set grows when its CPUs are over 90 % busy and, after a second in which the
-    /// work fits on fewer at 75 %, shrinks to that many.
+    /// idle: the set grows when its CPUs are over 90 % busy or tasks wait over 10 ms for one,
+    /// and, after a second in which the work fits on fewer at 75 %, shrinks to that many.
     #[arg(long)]
     pack: bool,
 
@@ -214,6 +214,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     let mut ticker = Ticker::new(cli.common.stats_interval());
     let mut last = CpuStats::default();
     let mut ticks = CpuTicks::read().context("reading /proc/stat")?;
+    let mut pack_counters = CpuStats::default();
     let mut round = 0u32;
     while !shutdown.requested() && exit_info(&skel).is_none() {
         std::thread::sleep(Duration::from_millis(100));
@@ -221,9 +222,12 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         // --pack decides every 200 ms: 20 clock ticks of each CPU at USER_HZ 100.
         if let Some(p) = packer.as_mut().filter(|_| round % 2 == 0) {
             let now = CpuTicks::read().context("reading /proc/stat")?;
-            let active = p.next(now.busy_cpus_since(&ticks, topo.cpus.len() as u32));
+            let counters = stats::read(&skel.maps.stats)?;
+            let waits = counters.delta(&pack_counters).long_waits;
+            let active = p.next(now.busy_cpus_since(&ticks, topo.cpus.len() as u32), waits);
             set_active_cpus(skel.maps.data_data.as_deref_mut(), active)?;
             ticks = now;
+            pack_counters = counters;
         }
         if ticker.due() {
             let now = stats::read(&skel.maps.stats)?;

@@ -7,6 +7,9 @@ const SHRINK_AT: f64 = 0.75;
 /// ...for this many periods in a row, so that a short lull does not shrink the set; then the
 /// set shrinks to the fewest CPUs the work fits on, at once.
 const SHRINK_AFTER: u32 = 5;
+/// Tasks that waited long for a CPU in one period (BPF counts waits over 10 ms) from which on
+/// the active CPUs do not keep up, however idle the clock ticks say they are.
+pub const LONG_WAITS: u64 = 2;
 
 /// The number of active CPUs, moved by the work of each period.
 #[derive(Debug, Clone)]
@@ -31,14 +34,18 @@ impl Packer {
         self.active
     }
 
-    /// The active CPUs after a period in which `cpus` CPUs' worth of time was busy.
+    /// The active CPUs after a period in which `cpus` CPUs' worth of time was busy and
+    /// `long_waits` tasks waited long for a CPU.
     ///
     /// Growing is immediate: tasks queue for the active CPUs once they are saturated, and the
-    /// measured work cannot exceed what they can run, so a saturated set grows by half.
-    pub fn next(&mut self, cpus: f64) -> u32 {
+    /// measured work cannot exceed what they can run, so a saturated set grows by half. Long
+    /// waits grow it too: busy time comes from clock ticks, and a CPU that misses ticks (a vCPU
+    /// its host does not run) looks idle while its tasks wait.
+    pub fn next(&mut self, cpus: f64, long_waits: u64) -> u32 {
         let active = f64::from(self.active);
-        if cpus > active * GROW_AT {
-            let step = if cpus > active * 0.95 {
+        let waiting = long_waits >= LONG_WAITS;
+        if cpus > active * GROW_AT || waiting {
+            let step = if cpus > active * 0.95 || waiting {
                 (self.active / 2).max(1)
             } else {
                 1
@@ -104,9 +111,24 @@ mod tests {
 
     fn run(p: &mut Packer, busy_cpus: f64, periods: u32) -> u32 {
         for _ in 0..periods {
-            p.next(busy_cpus);
+            p.next(busy_cpus, 0);
         }
         p.active()
+    }
+
+    #[test]
+    fn tasks_that_wait_long_grow_the_set_whatever_the_ticks_say() {
+        let mut p = Packer::new(8);
+        assert_eq!(run(&mut p, 0.3, 5), 1);
+        assert_eq!(
+            p.next(0.3, LONG_WAITS - 1),
+            1,
+            "one long wait is not a trend"
+        );
+        assert_eq!(p.next(0.3, LONG_WAITS), 2);
+        assert_eq!(p.next(0.3, 10), 3);
+        assert_eq!(p.next(0.3, 10), 4);
+        assert_eq!(run(&mut p, 0.3, 4), 4, "no shrinking right after");
     }
 
     #[test]

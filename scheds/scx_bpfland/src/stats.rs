@@ -17,6 +17,7 @@ pub struct CpuStats {
     pub rescued: u64,
     pub pinned: u64,
     pub kept: u64,
+    pub long_waits: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -40,6 +41,7 @@ impl CpuStats {
         self.rescued += c.rescued;
         self.pinned += c.pinned;
         self.kept += c.kept;
+        self.long_waits += c.long_waits;
     }
 
     /// What happened since `earlier`.
@@ -54,6 +56,7 @@ impl CpuStats {
             rescued: self.rescued.saturating_sub(earlier.rescued),
             pinned: self.pinned.saturating_sub(earlier.pinned),
             kept: self.kept.saturating_sub(earlier.kept),
+            long_waits: self.long_waits.saturating_sub(earlier.long_waits),
         }
     }
 }
@@ -62,7 +65,7 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={}",
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={}",
             self.direct,
             self.sync,
             self.preempt,
@@ -71,7 +74,8 @@ impl fmt::Display for CpuStats {
             self.kicks,
             self.rescued,
             self.pinned,
-            self.kept
+            self.kept,
+            self.long_waits
         )
     }
 }
@@ -112,7 +116,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 9]| {
+        let cpu = |vals: [u64; 10]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -123,6 +127,7 @@ mod tests {
                 rescued: vals[6],
                 pinned: vals[7],
                 kept: vals[8],
+                long_waits: vals[9],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -134,8 +139,8 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]));
         assert_eq!(
             t,
             CpuStats {
@@ -148,6 +153,7 @@ mod tests {
                 rescued: 77,
                 pinned: 88,
                 kept: 99,
+                long_waits: 110,
             }
         );
         let d = t.delta(&CpuStats {
@@ -157,7 +163,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110"
         );
     }
 }

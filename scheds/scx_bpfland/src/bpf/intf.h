@@ -27,6 +27,7 @@ struct cpu_stats {
 	u64 rescued;		/* tasks run out of deadline order after waiting too long */
 	u64 pinned;		/* --pack: tasks queued on their own CPU, allowed on no active one */
 	u64 kept;		/* --sticky: preempted tasks put back on their own CPU */
+	u64 long_waits;		/* --pack: tasks that waited over PACK_WAIT_NS for a CPU */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

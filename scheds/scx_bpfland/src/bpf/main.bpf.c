@@ -46,10 +46,11 @@
  *    of a fill order (the slowest first, then by LLC and core) take work:
  *    wakeups look for an idle CPU among them, the queue kicks only them, and
  *    the other CPUs take from the queue only what waited STARVE_NS. User
- *    space sets nr_active_cpus from how busy the CPUs are: more when the
- *    active ones are nearly saturated, as few as the work fits on once it
- *    has fitted on fewer for a second, so the same work runs on as few CPUs
- *    as keep up and the others stay idle. A task that may run on none of the active CPUs (pinned) is queued
+ *    space sets nr_active_cpus from how busy the CPUs are and how many tasks
+ *    waited over PACK_WAIT_NS: more when the active ones are nearly saturated
+ *    or tasks wait that long, as few as the work fits on once it has fitted
+ *    on fewer for a second, so the same work runs on as few CPUs as keep up
+ *    and the others stay idle. A task that may run on none of the active CPUs (pinned) is queued
  *    on its own CPU instead.
  *
  *  - With --sticky (the hpc profile) a task that was preempted or used up its
@@ -103,6 +104,9 @@ const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
 /* How often (per LLC) a dispatching CPU looks for such a task, and how far. */
 #define RESCUE_SCAN_NS		50000000ULL
 #define RESCUE_SCAN_DEPTH	64
+
+/* --pack: a wait for a CPU this long counts against the active CPUs keeping up. */
+#define PACK_WAIT_NS		10000000ULL
 
 /* Voluntary switches per second above which a task counts as interactive. */
 #define INTERACTIVE_NVCSW	10
@@ -550,6 +554,9 @@ void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->start_ts = scx_now();
+	/* --pack: a long wait means the active CPUs do not keep up. */
+	if (pack && tctx->wait_ts && time_before(tctx->wait_ts + PACK_WAIT_NS, tctx->start_ts))
+		STAT_INC(long_waits);
 	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
 	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
 		cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] = is_interactive(tctx);
