@@ -1,7 +1,9 @@
 # powersave.sh - the powersave profile leaves CPUs idle: the same periodic work (a quarter of
 # the CPUs' time) runs beside EEVDF and beside each scheduler's --profile powersave in the same
-# boot, and the most idle half of the CPUs must be idler under powersave, with the work done;
-# a task pinned to a CPU that powersave leaves idle still runs.
+# boot; under powersave the most idle half of the CPUs must stay at least 90 % idle, with the
+# work EEVDF did done too; a task pinned to a CPU that powersave leaves idle still runs.
+# EEVDF's own idle shares are shown for comparison, not asserted on: at this load it left the
+# idlest half anywhere from 64 to 87 % idle from one boot to the next.
 # vm-smp: 4
 . /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
@@ -57,8 +59,8 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
     grep "stats:" "/tmp/$S.log" | tail -n 3
     echo "idle of the idlest half: eevdf ${e_idle}%, $S powersave ${DUTY_IDLE}%; periods $e_periods / $DUTY_PERIODS"
-    [ "$DUTY_IDLE" -ge $((e_idle + 15)) ] \
-        || fail "$S powersave left the idlest half ${DUTY_IDLE}% idle, EEVDF ${e_idle}%: it did not pack"
+    [ "$DUTY_IDLE" -ge 90 ] \
+        || fail "$S powersave left the idlest half ${DUTY_IDLE}% idle (EEVDF ${e_idle}%), not 90%: it did not pack"
     [ $((DUTY_PERIODS * 10)) -ge $((e_periods * 9)) ] \
         || fail "$S powersave did $DUTY_PERIODS periods of work, EEVDF $e_periods: it did not keep up"
     ok "$S powersave packed the work"
