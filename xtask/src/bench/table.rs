@@ -15,7 +15,11 @@ pub(super) fn fmt_value(metric: Metric, v: Option<f64>, hist_max: Option<&str>) 
     }
     match metric {
         Metric::Hackbench | Metric::FramesMissed => format!("{v:.2}"),
-        Metric::SchedCpu | Metric::Rss | Metric::FramesLateP99 | Metric::FramesLateMax => {
+        Metric::SchedCpu
+        | Metric::Rss
+        | Metric::FramesLateP99
+        | Metric::FramesLateMax
+        | Metric::Migrations => {
             format!("{v:.1}")
         }
         _ => format!("{v:.0}"),
