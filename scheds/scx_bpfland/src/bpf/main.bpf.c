@@ -398,11 +398,15 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 
 	clamp_lag(tctx, llc);
 
-	/* --sticky: preempted or out of slice with nothing waiting, it stays on its CPU. */
+	/*
+	 * --sticky: preempted or out of slice with nothing else waiting, it stays
+	 * on its CPU, behind at most the one task that took the CPU from it (which
+	 * ops.dispatch() has just moved to the local queue).
+	 */
 	if (sticky && !(enq_flags & (SCX_ENQ_WAKEUP | SCX_ENQ_REENQ)) && cpu >= 0 &&
 	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
 	    scx_bpf_dsq_nr_queued(llc_dsq(llc)) == 0 &&
-	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
+	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 1) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(llc), enq_flags);
 		STAT_INC(kept);
 		return;
