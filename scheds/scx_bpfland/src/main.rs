@@ -51,7 +51,7 @@ struct Cli {
 
     /// Run the work on as few CPUs as keep up with it, the slowest first, and leave the others
     /// idle: the set grows when its CPUs are over 90 % busy or tasks wait over 10 ms for one,
-    /// and, after a second in which the work fits on fewer at 75 %, shrinks to that many.
+    /// and, after a second in which the work fits on fewer at 85 %, shrinks to that many.
     #[arg(long)]
     pack: bool,
 

@@ -3,7 +3,7 @@
 /// Active CPUs busier than this on average get one more (or half as many more) beside them.
 const GROW_AT: f64 = 0.9;
 /// Fewer CPUs once the work fits on fewer at no more than this share each...
-const SHRINK_AT: f64 = 0.75;
+const SHRINK_AT: f64 = 0.85;
 /// ...for this many periods in a row, so that a short lull does not shrink the set; then the
 /// set shrinks to the fewest CPUs the work fits on, at once.
 const SHRINK_AFTER: u32 = 5;
@@ -163,11 +163,11 @@ mod tests {
         assert_eq!(
             run(&mut p, 1.0, 50),
             2,
-            "1.0 CPU of work does not fit on one at 75 %"
+            "1.0 CPU of work does not fit on one at 85 %"
         );
         assert_eq!(run(&mut p, 0.7, 5), 1);
         let mut p = Packer::new(16);
-        assert_eq!(run(&mut p, 5.0, 5), 7, "5 CPUs of work fit on 7 at 75 %");
+        assert_eq!(run(&mut p, 5.0, 5), 6, "5 CPUs of work fit on 6 at 85 %");
         let mut p = Packer::new(4);
         run(&mut p, 0.1, 4);
         run(&mut p, 3.0, 1);
