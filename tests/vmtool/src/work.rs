@@ -177,7 +177,8 @@ pub fn sleep_until(deadline: Instant) {
     }
 }
 
-/// The machine's CPU time so far, from the first line of `/proc/stat`, in clock ticks.
+/// CPU time so far, from a `cpu` line of `/proc/stat` (the machine's, or one CPU's), in clock
+/// ticks.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuTimes {
     busy: u64,
@@ -193,20 +194,52 @@ impl CpuTimes {
 
     fn parse(stat: &str) -> Result<CpuTimes, String> {
         let line = stat.lines().next().unwrap_or_default();
-        let mut fields = line.split_whitespace();
-        if fields.next() != Some("cpu") {
+        if line.split_whitespace().next() != Some("cpu") {
             return Err(format!("/proc/stat starts with {line:?}, not the cpu line"));
         }
-        // user nice system idle iowait irq softirq steal (guest time is inside user).
-        let ticks: Vec<u64> = fields.take(8).map_while(|f| f.parse().ok()).collect();
+        Self::from_line(line).ok_or_else(|| format!("unreadable /proc/stat cpu line {line:?}"))
+    }
+
+    /// Each CPU's time so far, from the `cpuN` lines, in their order.
+    pub fn per_cpu() -> Result<Vec<CpuTimes>, String> {
+        let stat = std::fs::read_to_string("/proc/stat")
+            .map_err(|e| format!("reading /proc/stat: {e}"))?;
+        Ok(Self::parse_per_cpu(&stat))
+    }
+
+    fn parse_per_cpu(stat: &str) -> Vec<CpuTimes> {
+        stat.lines()
+            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .filter_map(Self::from_line)
+            .collect()
+    }
+
+    /// One `cpu` line: user nice system idle iowait irq softirq steal (guest time is inside
+    /// user).
+    fn from_line(line: &str) -> Option<CpuTimes> {
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map_while(|f| f.parse().ok())
+            .collect();
         if ticks.len() < 5 {
-            return Err(format!("unreadable /proc/stat cpu line {line:?}"));
+            return None;
         }
         let total: u64 = ticks.iter().sum();
-        Ok(CpuTimes {
+        Some(CpuTimes {
             busy: total - ticks[3] - ticks[4],
             total,
         })
+    }
+
+    /// The share of CPU time that was idle since `earlier`, in whole percent.
+    pub fn idle_pct_since(&self, earlier: &CpuTimes) -> u64 {
+        let total = self.total.saturating_sub(earlier.total);
+        let busy = self.busy.saturating_sub(earlier.busy);
+        (total.saturating_sub(busy) * 100)
+            .checked_div(total)
+            .unwrap_or(0)
     }
 
     /// The share of CPU time that was busy since `earlier`, in %.
@@ -374,5 +407,17 @@ mod tests {
         assert!(o.get::<u64>("work", 1).is_err());
         assert!(o.check(&["secs", "work"]).is_ok());
         assert!(o.check(&["secs"]).is_err());
+    }
+
+    #[test]
+    fn per_cpu_idle_shares() {
+        let a =
+            "cpu  10 0 10 80 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 40 0 0 0 0\nintr 1\n";
+        let b =
+            "cpu  40 0 10 150 0 0 0 0\ncpu0 35 0 5 60 0 0 0 0 0 0\ncpu1 5 0 5 85 5 0 0 0\nintr 2\n";
+        let (x, y) = (CpuTimes::parse_per_cpu(a), CpuTimes::parse_per_cpu(b));
+        assert_eq!(x.len(), 2);
+        let idle: Vec<u64> = y.iter().zip(&x).map(|(b, a)| b.idle_pct_since(a)).collect();
+        assert_eq!(idle, [40, 100]);
     }
 }
