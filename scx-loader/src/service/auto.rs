@@ -83,6 +83,15 @@ fn chose(name: &str, choice: &Choice, what: &str) {
     power::record(&runtime_dir(), choice);
 }
 
+/// A status line followed by what `auto` chose and why.
+fn with_choice(status: String, choice: &Choice) -> String {
+    format!(
+        "{status}; auto profile {}: {}",
+        profile_name(choice),
+        choice.reason
+    )
+}
+
 /// `powersave`, or `default` for the scheduler's own defaults.
 fn profile_name(choice: &Choice) -> &str {
     choice.profile.as_deref().unwrap_or("default")
@@ -92,12 +101,7 @@ impl Service {
     /// The status line for `target`, with what `auto` chose and why.
     pub(super) fn describe(&self, target: &Target) -> String {
         match &self.auto {
-            Some(a) => format!(
-                "{}; auto profile {}: {}",
-                target.describe(),
-                profile_name(&a.choice),
-                a.choice.reason
-            ),
+            Some(a) => with_choice(target.describe(), &a.choice),
             None => target.describe(),
         }
     }
@@ -192,11 +196,7 @@ impl Service {
                 Mode::Running { child, .. } => child.target.describe(),
                 _ => self.status.clone(),
             };
-            self.set_status(format!(
-                "{status}; auto profile {}: {}",
-                profile_name(&auto.choice),
-                auto.choice.reason
-            ));
+            self.set_status(with_choice(status, &auto.choice));
         } else {
             log::warn!(
                 scx_scheduler = name.as_str();
