@@ -1,6 +1,7 @@
 //! scx-loader: the command line — the `run` service and the `check`, `status`, `list` and `set`
 //! tools around `/etc/default/scx` — and the mapping of every error to one line and an exit code.
 
+mod bus;
 mod codes;
 mod commands;
 mod config;
@@ -25,7 +26,8 @@ use scx_core::cli::Generate;
 /// or changes that choice.
 ///
 /// `systemctl enable --now scx` starts `scx-loader run`, which reports the service ready only
-/// once the kernel runs the scheduler. Exit codes: 0 success, 1 failure, 2 bad command line,
+/// once the kernel runs the scheduler; with a system bus it also serves org.scx.Loader, the
+/// interface desktop tools switch schedulers with (see scx(8)). Exit codes: 0 success, 1 failure, 2 bad command line,
 /// 3 not root, 4 no sched_ext or BTF, 5 another scheduler attached, 6 the scheduler failed to
 /// attach, 20 configuration unreadable, 21 syntax error, 22 unknown key, 23 configuration
 /// writable by non-root, 24 unknown or invalid scheduler, 25 flags rejected, 26 no scheduler

@@ -42,12 +42,13 @@ pub enum SchedError {
     },
     #[error("no scheduler is configured ({path} sets no SCX_SCHEDULER): add SCX_SCHEDULER=<name> (installed: {installed}) or run `scx-loader set <name>`", path = .path.display())]
     NoneConfigured { path: PathBuf, installed: String },
-    #[error("{origin}: {name} rejected the flags {flags}: {message}: fix SCX_FLAGS (see `{name} --help`)")]
+    #[error("{origin}: {name} rejected the flags {flags}: {message}: {fix} (see `{name} --help`)")]
     FlagsRejected {
         name: String,
         origin: String,
         flags: String,
         message: String,
+        fix: &'static str,
     },
     #[error("{origin}: {name} has no profile {profile} (its profiles: {has}): {fix}")]
     ProfileMissing {
@@ -406,6 +407,11 @@ pub fn check_flags(
             format!("\"{}\"", crate::config::join_words(flags))
         },
         message,
+        fix: if origin.starts_with(crate::config::BUS_ORIGIN) {
+            "pass arguments it accepts"
+        } else {
+            "fix SCX_FLAGS"
+        },
     })
 }
 

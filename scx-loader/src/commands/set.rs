@@ -155,6 +155,7 @@ pub fn set(
             origin: origin.clone(),
             flags: format!("{:?}", flags.unwrap_or("")),
             message: format!("{}: {}", e.problem, e.fix),
+            fix: "fix --flags",
         })?;
     let existing = match std::fs::metadata(config_path) {
         Ok(_) => {

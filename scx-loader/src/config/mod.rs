@@ -41,6 +41,9 @@ pub const PROFILES: &[&str] = &["gaming", "lowlatency", "server", "powersave", "
 /// `SCX_PROFILE=auto`: the loader picks one of [`PROFILES`] from the machine's power state.
 pub const AUTO: &str = "auto";
 
+/// How a setting made by a bus call names its origin in messages.
+pub const BUS_ORIGIN: &str = "D-Bus call";
+
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -51,6 +54,8 @@ pub enum Origin {
     Env(&'static str),
     /// `scx-loader set` or another command line.
     CommandLine,
+    /// A method called on the bus.
+    Bus(&'static str),
     Unset,
 }
 
@@ -60,6 +65,7 @@ impl fmt::Display for Origin {
             Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
             Origin::Env(name) => write!(f, "environment variable {name}"),
             Origin::CommandLine => f.write_str("command line"),
+            Origin::Bus(method) => write!(f, "{BUS_ORIGIN} {method}"),
             Origin::Unset => f.write_str("default"),
         }
     }

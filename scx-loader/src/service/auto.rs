@@ -106,8 +106,21 @@ impl Service {
         }
     }
 
-    /// After a reload: `choice` is what the new configuration runs (None: it is not `auto`).
-    pub(super) fn follow_auto(&mut self, choice: Option<Choice>) {
+    /// The power state `auto` follows, starting to follow it when nothing does yet (a bus
+    /// call asking for auto).
+    pub(super) fn watch_power(&mut self) -> Power {
+        let auto = self.auto.get_or_insert_with(|| {
+            AutoState::start(Choice {
+                profile: None,
+                reason: String::new(),
+            })
+        });
+        auto.power.clone()
+    }
+
+    /// After a reload or a switch (`what` says which): `choice` is what now runs (None: it is
+    /// not `auto`).
+    pub(super) fn follow_auto(&mut self, choice: Option<Choice>, what: &str) {
         match (choice, &mut self.auto) {
             (None, _) => {
                 if self.auto.take().is_some() {
@@ -117,11 +130,11 @@ impl Service {
             (Some(choice), Some(auto)) => {
                 auto.choice = choice;
                 auto.refused = None;
-                chose(&self.plan.primary.name, &auto.choice, "reloaded with");
+                chose(&self.plan.primary.name, &auto.choice, what);
             }
             (Some(choice), None) => {
                 let auto = AutoState::start(choice);
-                chose(&self.plan.primary.name, &auto.choice, "reloaded with");
+                chose(&self.plan.primary.name, &auto.choice, what);
                 self.auto = Some(auto);
             }
         }

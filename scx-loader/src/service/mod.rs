@@ -1,21 +1,25 @@
 //! `scx-loader run`: the systemd service. Starts the configured scheduler as a child, reports
 //! READY only once the kernel runs it, hot-swaps it on SIGHUP, restarts it with backoff when it
-//! dies or is ejected (then falls back or gives up), and stops it cleanly on SIGTERM. This module
-//! is the state machine; the child process, signals, the plan and reloads are its submodules.
+//! dies or is ejected (then falls back or gives up), stops it cleanly on SIGTERM, and carries out
+//! the calls of the bus interface. This module is the state machine; the child process, signals,
+//! the plan, reloads, `auto` and the bus calls are its submodules.
 
 mod auto;
+mod calls;
 mod child;
 mod ending;
 mod plan;
 mod reload;
 mod signals;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use scx_core::kernel::{self, State};
 
+use crate::bus;
 use crate::codes;
 use crate::notify::Notifier;
 use crate::scheds::Dirs;
@@ -75,6 +79,16 @@ struct Service {
     reloads: u64,
     /// `SCX_PROFILE=auto`: the power state followed and the profile chosen.
     auto: Option<auto::AutoState>,
+    /// The bus interface, when there is a system bus.
+    bus: Option<bus::Server>,
+    /// What the service is in the middle of, shown instead of what `mode` says (reloading).
+    phase: Option<&'static str>,
+    /// The last ejection or crash: kind, how it ended, the report.
+    last_exit: (String, String, String),
+    /// The configured scheduler and its mode (`DefaultScheduler`, `DefaultMode`).
+    defaults: (String, u32),
+    /// Each installed scheduler and its profiles.
+    installed: BTreeMap<String, Vec<String>>,
 }
 
 /// `scx-loader run`; returns the exit code.
@@ -94,6 +108,18 @@ pub fn run(opts: Options) -> Result<u8> {
         }
     };
     let _ = std::fs::remove_file(runtime_dir().join(crate::power::AUTO_FILE));
+    let defaults = calls::defaults_of(&plan);
+    let installed = calls::installed(&dirs);
+    let mut first = bus::Snapshot {
+        current: "unknown".into(),
+        supported: installed.keys().cloned().collect(),
+        default_scheduler: defaults.0.clone(),
+        default_mode: defaults.1,
+        state: "starting".into(),
+        profiles: installed.clone(),
+        ..bus::Snapshot::default()
+    };
+    let mut bus = start_bus(&signals, &first);
     let auto = auto::start(&mut plan);
     notifier.status(&format!("starting {}", plan.primary.name));
     let child = match start(&plan.primary, opts.attach_timeout, &signals, &notifier) {
@@ -102,12 +128,18 @@ pub fn run(opts: Options) -> Result<u8> {
         Err(failure) => {
             let code = failure.exit_code();
             let kind = failure.ending().map(|e| e.kind).unwrap_or("start-failed");
+            let report = format!("{} did not start: {failure}", plan.primary.name);
             log::error!(
                 scx_scheduler = plan.primary.name.as_str(), scx_exit_kind = kind;
-                "{} did not start: {failure}",
-                plan.primary.name
+                "{report}"
             );
             notifier.status(&format!("not started: {failure}"));
+            if let Some(bus) = &mut bus {
+                let how = failure.ending().map(|e| e.text.clone()).unwrap_or_default();
+                first.state = "failed".into();
+                first.last_exit = (kind.to_string(), how, report);
+                bus.publish(&first);
+            }
             return Ok(code);
         }
     };
@@ -127,11 +159,35 @@ pub fn run(opts: Options) -> Result<u8> {
         status: String::new(),
         reloads: 0,
         auto,
+        bus,
+        phase: None,
+        last_exit: Default::default(),
+        defaults,
+        installed,
     };
     let status = service.describe(&service.plan.primary);
     service.notifier.ready(&status);
     service.status = status;
+    service.publish();
     service.main_loop()
+}
+
+/// Serves the bus interface, or says in one line why the service runs without it.
+fn start_bus(signals: &Signals, first: &bus::Snapshot) -> Option<bus::Server> {
+    let started = signals
+        .waker()
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|waker| bus::Server::start(waker, first.clone()));
+    match started {
+        Ok(server) => {
+            log::info!("D-Bus interface {} on the system bus", bus::NAME);
+            Some(server)
+        }
+        Err(why) => {
+            log::info!("D-Bus interface off: {why}; the service runs without it");
+            None
+        }
+    }
 }
 
 impl Service {
@@ -147,12 +203,15 @@ impl Service {
             }
             if self.signals.take_hup() {
                 self.reload();
+                self.publish();
                 continue;
             }
+            self.take_calls();
             if let Some(code) = self.tick() {
                 return Ok(code);
             }
             let switch_due = self.follow_power();
+            self.publish();
             let now = Instant::now();
             let mut timeout = Duration::from_millis(500);
             if let Some(due) = switch_due {
@@ -252,6 +311,8 @@ impl Service {
     /// Handles a failed scheduler: report, then restart later, fall back, or give up.
     fn failed(&mut self, target: &Target, msg: &str, ending: Option<&Ending>) -> Option<u8> {
         let kind = ending.map(|e| e.kind).unwrap_or("start-failed");
+        let how = ending.map(|e| e.text.clone()).unwrap_or_default();
+        self.last_exit = (kind.to_string(), how, msg.to_string());
         if ending.is_some_and(Ending::is_sysrq) {
             log::warn!(
                 scx_scheduler = target.name.as_str(), scx_exit_kind = kind;
@@ -320,6 +381,8 @@ impl Service {
         log::error!(scx_scheduler = target.name.as_str(), scx_exit_kind = kind; "{status}");
         self.notifier.stopping(&status);
         self.status = status;
+        self.phase = Some("failed");
+        self.publish();
         Some(codes::GAVE_UP)
     }
 
@@ -359,6 +422,7 @@ impl Service {
         };
         self.notifier.stopping(&format!("stopping {name}"));
         self.stop_child();
+        self.publish();
         match kernel::state() {
             Ok(State::Disabled) => {
                 log::info!("stopped; the kernel runs EEVDF");

@@ -18,6 +18,12 @@ pub(super) struct Target {
 }
 
 impl Target {
+    /// The profile its arguments name (`--profile NAME`), if any.
+    pub(super) fn profile(&self) -> Option<&str> {
+        let at = self.flags.iter().position(|f| f == "--profile")?;
+        self.flags.get(at + 1).map(String::as_str)
+    }
+
     pub(super) fn describe(&self) -> String {
         if self.flags.is_empty() {
             format!("{} running (default flags)", self.name)
@@ -72,7 +78,17 @@ pub(super) fn prepare(
     for w in &config.warnings {
         log::warn!("{w}");
     }
-    let (name, path) = crate::profiles::chosen(&config, dirs)?;
+    plan_for(&config, dirs, power)
+}
+
+/// The plan for `config` (read from the file, or made up for a bus call), checked as
+/// [`prepare`] checks it.
+pub(super) fn plan_for(
+    config: &Config,
+    dirs: &Dirs,
+    power: Option<&Power>,
+) -> Result<(Plan, Option<Choice>)> {
+    let (name, path) = crate::profiles::chosen(config, dirs)?;
     let name = &name;
     let auto = config.is_auto().then(|| AutoPlan {
         config: config.clone(),

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::calls::{classify, defaults_of, installed};
 use super::child::start;
 use super::plan::{prepare, Plan};
 use super::{Mode, Service};
+use crate::bus::{CallError, Failure};
 
 /// The directory systemd created for the service (`RuntimeDirectory=scx`).
 pub fn runtime_dir() -> PathBuf {
@@ -45,26 +47,35 @@ impl Service {
     /// the new one does not come up.
     pub(super) fn reload(&mut self) {
         self.notifier.reloading("reloading the configuration");
-        let (ok, status) = self.reload_config();
+        let (ok, status) = match self.apply_config("reloaded", "reload failed") {
+            Ok(status) => (true, status),
+            Err((_, status)) => (false, status),
+        };
         self.status = status.clone();
         self.notifier.ready(&status);
         self.reloads += 1;
         record_reload(self.reloads, ok, &status);
     }
 
-    /// The reload itself; returns whether it succeeded and the status to show.
-    fn reload_config(&mut self) -> (bool, String) {
+    /// Reads the configuration and runs what it says (a reload, or RestoreDefault on the bus).
+    /// Returns the status to show, or why it did not take and the status to show then. `done`
+    /// and `failed` begin the log lines of either outcome.
+    pub(super) fn apply_config(
+        &mut self,
+        done: &str,
+        failed: &str,
+    ) -> Result<String, (CallError, String)> {
         let power = self.auto.as_ref().map(|a| a.power.clone());
         let (plan, choice) = match prepare(&self.opts.config, &self.dirs, power.as_ref()) {
             Ok(prepared) => prepared,
             Err(err) => {
-                log::error!("reload failed: {err:#}");
-                return (
-                    false,
-                    format!("reload failed: {err:#}; {}", self.running_status()),
-                );
+                log::error!("{failed}: {err:#}");
+                let status = format!("{failed}: {err:#}; {}", self.running_status());
+                return Err((classify(&err, Failure::ConfigInvalid), status));
             }
         };
+        self.defaults = defaults_of(&plan);
+        self.installed = installed(&self.dirs);
         let running_same = match &self.mode {
             Mode::Running { child, .. } => child.target == plan.primary,
             _ => false,
@@ -76,21 +87,32 @@ impl Service {
             );
             self.plan = plan;
             self.on_fallback = false;
-            self.follow_auto(choice);
-            return (true, self.describe(&self.plan.primary));
+            self.follow_auto(choice, &format!("{done} with"));
+            return Ok(self.describe(&self.plan.primary));
         }
-        let (ok, status) = self.swap(plan, "reloaded", "reload failed");
-        if ok {
-            self.follow_auto(choice);
-            return (true, self.describe(&self.plan.primary));
+        let (ok, status) = self.swap(plan, done, failed);
+        if !ok {
+            return Err((
+                CallError::new(Failure::AttachFailed, status.clone()),
+                status,
+            ));
         }
-        (ok, status)
+        self.follow_auto(choice, &format!("{done} with"));
+        Ok(self.describe(&self.plan.primary))
     }
 
     /// Replaces the running scheduler with `plan`'s; if it does not come up, starts the old
     /// one again. Returns whether the new one runs, and the status to show. `done` and
     /// `failed` begin the log lines of either outcome.
     pub(super) fn swap(&mut self, plan: Plan, done: &str, failed: &str) -> (bool, String) {
+        self.phase = Some("reloading");
+        self.publish();
+        let outcome = self.swap_to(plan, done, failed);
+        self.phase = None;
+        outcome
+    }
+
+    fn swap_to(&mut self, plan: Plan, done: &str, failed: &str) -> (bool, String) {
         let old = self.stop_child();
         let new = plan.primary.clone();
         match start(

@@ -1,5 +1,5 @@
 //! The service's signals (SIGHUP reload, SIGTERM/SIGINT stop, SIGCHLD) as flags plus a pipe
-//! that wakes the main loop.
+//! that wakes the main loop (which bus calls write to as well).
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -15,6 +15,8 @@ pub(super) struct Signals {
     hup: Arc<AtomicBool>,
     term: Arc<AtomicBool>,
     wake: UnixStream,
+    /// The pipe's other end, for others that wake the loop (the bus).
+    notify: UnixStream,
 }
 
 impl Signals {
@@ -38,7 +40,17 @@ impl Signals {
             signal_hook::low_level::pipe::register(sig, w)
                 .with_context(|| format!("handling signal {sig}"))?;
         }
-        Ok(Signals { hup, term, wake })
+        Ok(Signals {
+            hup,
+            term,
+            wake,
+            notify,
+        })
+    }
+
+    /// Another writer that wakes [`Signals::wait`].
+    pub(super) fn waker(&self) -> Result<UnixStream> {
+        self.notify.try_clone().context("cloning the signal pipe")
     }
 
     /// Sleeps until a signal arrives or `timeout` passes.
