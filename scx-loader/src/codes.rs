@@ -23,3 +23,5 @@ pub const BAD_PROFILE: u8 = 27;
 pub const GAVE_UP: u8 = 30;
 /// `reload` or `set`: the service did not take the new configuration (the old one runs).
 pub const RELOAD_FAILED: u8 = 31;
+/// `monitor`: there is no system bus to follow the service on.
+pub const NO_BUS: u8 = 32;

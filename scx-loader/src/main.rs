@@ -32,7 +32,7 @@ use scx_core::cli::Generate;
 /// attach, 20 configuration unreadable, 21 syntax error, 22 unknown key, 23 configuration
 /// writable by non-root, 24 unknown or invalid scheduler, 25 flags rejected, 26 no scheduler
 /// configured, 27 unknown profile or one the scheduler lacks, 30 the scheduler kept failing,
-/// 31 the service did not take a reload.
+/// 31 the service did not take a reload, 32 no system bus (monitor).
 #[derive(Debug, Parser)]
 #[command(name = "scx-loader", version, about, long_about)]
 struct Cli {
@@ -112,6 +112,12 @@ enum Cmd {
         #[command(flatten)]
         json: JsonArg,
     },
+    /// Print the service's state from the bus (org.scx.Loader), then each change it announces
+    /// (PropertiesChanged) as a line, until interrupted.
+    Monitor {
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// List the installed schedulers.
     List {
         #[command(flatten)]
@@ -178,6 +184,7 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Check { config, json } => commands::check(&config.path(), json.json),
         Cmd::Status { config, json } => commands::status(&config.path(), json.json),
         Cmd::List { json } => commands::list(json.json),
+        Cmd::Monitor { json } => commands::monitor(json.json),
         Cmd::Reload { pid, timeout } => commands::reload(pid, Duration::from_secs(timeout)),
         Cmd::Set {
             name,

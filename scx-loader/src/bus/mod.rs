@@ -4,6 +4,7 @@
 //! this module only carries it.
 
 mod auth;
+pub mod client;
 mod iface;
 
 use std::collections::{BTreeMap, HashMap};

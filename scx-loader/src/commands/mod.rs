@@ -1,8 +1,9 @@
 //! The inspection and editing commands, with text and JSON output: `check` (can this machine and
 //! configuration run), `status` and `list` (what runs and what is installed), `set` and `reload`
-//! (changing what runs). This module holds what they share.
+//! (changing what runs), `monitor` (the service's announcements on the bus). This module holds what they share.
 
 mod check;
+mod monitor;
 mod set;
 mod status;
 
@@ -17,6 +18,7 @@ use crate::config;
 use crate::scheds::Dirs;
 
 pub use check::check;
+pub use monitor::monitor;
 pub use set::{reload, set};
 pub use status::{list, status};
 

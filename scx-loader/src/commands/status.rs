@@ -47,6 +47,42 @@ struct StatusReport {
     auto_reason: Option<String>,
     config_error: Option<String>,
     configured_running: bool,
+    /// What the service says on the bus (None: no bus, or the service is not on it).
+    service: Option<ServiceReport>,
+}
+
+/// The service's own account, from its bus interface.
+#[derive(Debug, Serialize)]
+struct ServiceReport {
+    /// starting, running, reloading, restarting, fallback, stopped or failed.
+    state: String,
+    scheduler: String,
+    args: Vec<String>,
+    mode: u64,
+    /// The last ejection or crash: kind, how it ended, the report (empty before the first).
+    last_exit: Vec<String>,
+}
+
+/// The service's state as its bus interface shows it.
+fn service_report() -> Option<ServiceReport> {
+    let connection = crate::bus::client::connect().ok()?;
+    let all = crate::bus::client::read_all(&connection)?;
+    let get = |name: &str| all.iter().find_map(|p| p.values.get(name)).cloned();
+    let strings = |v: Option<serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    };
+    let text = |v: Option<serde_json::Value>| {
+        v.and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    Some(ServiceReport {
+        state: text(get("State")),
+        scheduler: text(get("CurrentScheduler")),
+        args: strings(get("CurrentSchedulerArgs")),
+        mode: get("SchedulerMode").and_then(|v| v.as_u64()).unwrap_or(0),
+        last_exit: strings(get("LastExit")),
+    })
 }
 
 /// `scx-loader status`.
@@ -94,6 +130,7 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
         auto_profile: auto.as_ref().and_then(|c| c.profile.clone()),
         auto_reason: auto.map(|c| c.reason),
         config_error,
+        service: service_report(),
     };
     if json {
         print_json(&report)?;
@@ -152,6 +189,18 @@ pub fn status(config_path: &Path, json: bool) -> Result<u8> {
                 out,
                 "auto:        no choice recorded (the service is not running)"
             )?;
+        }
+        if let Some(svc) = &r.service {
+            let running = match svc.scheduler.as_str() {
+                "unknown" => "nothing of ours attached".to_string(),
+                name => format!("{name} {}", display_flags(&svc.args)),
+            };
+            writeln!(out, "service:     {} ({running})", svc.state)?;
+            if let [kind, how, message] = svc.last_exit.as_slice() {
+                if !kind.is_empty() {
+                    writeln!(out, "last exit:   {kind}: {how}: {message}")?;
+                }
+            }
         }
         if !r.events.is_empty() {
             writeln!(out, "events:")?;
