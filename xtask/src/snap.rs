@@ -92,6 +92,7 @@ pub fn check(snap: &Path) -> Result<()> {
         "confinement: classic",
         "daemon: notify",
         "command: usr/sbin/scx-loader run",
+        "name: org.scx.Loader",
     ] {
         if !meta.contains(needle) {
             bail!("meta/snap.yaml of {} lacks `{needle}`", snap.display());

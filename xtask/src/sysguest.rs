@@ -288,7 +288,21 @@ pub(crate) fn write_layer(a: &Archive, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The per-run layer: our binaries, the unit, the configuration, the scenarios.
+/// The bus policy and the polkit action of the service's bus interface: where they go in a
+/// guest (and the package), and their source in the tree.
+pub(crate) const BUS_FILES: &[(&str, &str)] = &[
+    (
+        "usr/share/dbus-1/system.d/org.scx.Loader.conf",
+        "dbus/org.scx.Loader.conf",
+    ),
+    (
+        "usr/share/polkit-1/actions/org.scx.Loader.policy",
+        "polkit/org.scx.Loader.policy",
+    ),
+];
+
+/// The per-run layer: our binaries, the unit, the bus and polkit files, the configuration,
+/// the scenarios.
 fn overlay(
     kernel: &Kernel,
     binaries: &[PathBuf],
@@ -311,6 +325,9 @@ fn overlay(
         "usr/lib/systemd/system/scx.service",
         &root.join("systemd/scx.service"),
     )?;
+    for (guest, host) in BUS_FILES {
+        a.host_file(guest, &root.join(host))?;
+    }
     let default_conf = root.join("etc/default/scx");
     let conf = std::fs::read(&default_conf)
         .with_context(|| format!("reading {}", default_conf.display()))?;
