@@ -49,6 +49,13 @@ for word in set status; do
 done
 ok "bash completion of 'scx-loader s' offers set and status"
 
+# The bus interface: the package's bus policy lets the service own its name.
+[ -f /usr/share/dbus-1/system.d/org.scx.Loader.conf ] || fail "the bus policy is not installed"
+[ -f /usr/share/polkit-1/actions/org.scx.Loader.policy ] || fail "the polkit action is not installed"
+expect_eq "$(busctl get-property org.scx.Loader /org/scx/Loader org.scx.Loader CurrentScheduler)" \
+    "s \"$shipped\"" "CurrentScheduler on the bus"
+ok "the service owns org.scx.Loader on the system bus"
+
 # The administrator's edit, then an upgrade whose shipped configuration changed.
 sed -i 's/^SCX_FLAGS=.*/SCX_FLAGS="--slice-us 10000"/' /etc/default/scx
 pid=$(prop MainPID)
