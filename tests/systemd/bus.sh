@@ -126,14 +126,7 @@ expect_error org.scx.Loader.Error.InvalidScheduler $IF.SwitchScheduler string:/b
 expect_error org.scx.Loader.Error.FlagsRejected $IF.SwitchSchedulerWithArgs string:scx_rustland array:string:--bogus
 expect_error org.scx.Loader.Error.InvalidMode $IF.SwitchScheduler string:scx_rlfifo uint32:1
 expect_error org.scx.Loader.Error.InvalidMode $IF.StartScheduler string:scx_bpfland uint32:9
-cat > /usr/sbin/scx_broken <<'SCRIPT'
-#!/bin/sh
-# Accepts any flags, then fails the way a scheduler whose BPF program does not load fails.
-[ "$1" = --check-args ] && exit 0
-echo "scx_broken: error: loading the BPF program failed: Invalid argument (os error 22)" >&2
-exit 6
-SCRIPT
-chmod 755 /usr/sbin/scx_broken
+install_broken
 expect_error org.scx.Loader.Error.AttachFailed $IF.SwitchScheduler string:scx_broken uint32:0
 rm -f /usr/sbin/scx_broken
 expect_eq "$(sx_ops)" scx_bpfland "attached scheduler after the failed calls"

@@ -30,14 +30,7 @@ expect_eq "$(prop MainPID)" "$pid" "MainPID after the failed reload"
 expect_eq "$(prop ActiveState)" active "ActiveState after the failed reload"
 
 echo "== reload to a scheduler that cannot attach"
-cat > /usr/sbin/scx_broken <<'SCRIPT'
-#!/bin/sh
-# Accepts any flags, then fails the way a scheduler whose BPF program does not load fails.
-[ "$1" = --check-args ] && exit 0
-echo "scx_broken: error: loading the BPF program failed: Invalid argument (os error 22)" >&2
-exit 6
-SCRIPT
-chmod 755 /usr/sbin/scx_broken
+install_broken
 conf "SCX_SCHEDULER=scx_broken"
 mark
 systemctl reload scx && fail "systemctl reload scx succeeded with a scheduler that cannot attach"

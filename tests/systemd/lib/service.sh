@@ -15,6 +15,8 @@
 #   scheduler_pid             the scheduler process in the unit's cgroup (not the loader)
 #   expect_start_fails CODE TEXT   `systemctl start scx` fails, the loader exits with CODE,
 #                             logs exactly one error line containing TEXT, sched_ext stays off
+#   install_broken            install /usr/sbin/scx_broken: accepts any flags, then fails
+#                             the way a scheduler whose BPF program does not load fails
 
 # Debian's sleep takes fractions; the busybox helpers call usleep.
 usleep() {
@@ -148,4 +150,14 @@ start_ok() {
         "$1 running"*) ok "StatusText: $(prop StatusText)" ;;
         *) fail "StatusText does not name $1: $(prop StatusText)" ;;
     esac
+}
+
+install_broken() {
+    cat > /usr/sbin/scx_broken <<'SCRIPT'
+#!/bin/sh
+[ "$1" = --check-args ] && exit 0
+echo "scx_broken: error: loading the BPF program failed: Invalid argument (os error 22)" >&2
+exit 6
+SCRIPT
+    chmod 755 /usr/sbin/scx_broken
 }
