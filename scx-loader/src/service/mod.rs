@@ -166,9 +166,9 @@ pub fn run(opts: Options) -> Result<u8> {
         installed,
     };
     let status = service.describe(&service.plan.primary);
+    service.publish();
     service.notifier.ready(&status);
     service.status = status;
-    service.publish();
     service.main_loop()
 }
 
@@ -191,7 +191,9 @@ fn start_bus(signals: &Signals, first: &bus::Snapshot) -> Option<bus::Server> {
 }
 
 impl Service {
+    /// Shows `status` to systemd, after the bus has been told of the state it describes.
     fn set_status(&mut self, status: String) {
+        self.publish();
         self.notifier.status(&status);
         self.status = status;
     }
@@ -203,7 +205,6 @@ impl Service {
             }
             if self.signals.take_hup() {
                 self.reload();
-                self.publish();
                 continue;
             }
             self.take_calls();
@@ -346,11 +347,11 @@ impl Service {
                 window.as_secs()
             );
             log::warn!(scx_scheduler = target.name.as_str(); "{status}");
-            self.set_status(status);
             self.mode = Mode::Backoff {
                 target: target.clone(),
                 until: now + delay,
             };
+            self.set_status(status);
             return None;
         }
         let why = if permanent {
@@ -370,11 +371,12 @@ impl Service {
             );
             self.on_fallback = true;
             self.failures.clear();
-            self.set_status(format!("{why}; starting the fallback {}", fallback.name));
+            let status = format!("{why}; starting the fallback {}", fallback.name);
             self.mode = Mode::Backoff {
                 target: fallback,
                 until: now,
             };
+            self.set_status(status);
             return None;
         }
         let status = format!("{why}; giving up, the kernel runs EEVDF");

@@ -52,6 +52,7 @@ impl Service {
             Err((_, status)) => (false, status),
         };
         self.status = status.clone();
+        self.publish();
         self.notifier.ready(&status);
         self.reloads += 1;
         record_reload(self.reloads, ok, &status);
