@@ -13,10 +13,6 @@ OBJ=/org/scx/Loader
 IF=org.scx.Loader
 ST=org.scx.Loader.Status1
 
-# get IFACE PROP: busctl's rendering of a property ("s \"scx_rlfifo\"")
-get() {
-    busctl get-property "$DEST" "$OBJ" "$1" "$2"
-}
 # call METHOD SIG ARGS...: a method call as root, failing the scenario if it fails
 call() {
     busctl call -- "$DEST" "$OBJ" "$IF" "$@" || { show_journal; fail "busctl call $* failed"; }
@@ -71,13 +67,13 @@ grep -q "^.SchedulerModeArgs  *method  *s  *a(uas) " /tmp/introspect.txt \
     || { grep SchedulerModeArgs /tmp/introspect.txt; fail "SchedulerModeArgs is not s -> a(uas)"; }
 ok "introspection shows all 18 members with their signatures"
 
-expect_eq "$(get $IF CurrentScheduler)" 's "scx_rlfifo"' "CurrentScheduler"
-expect_eq "$(get $ST State)" 's "running"' "State"
-expect_eq "$(get $IF DefaultScheduler)" 's "scx_rlfifo"' "DefaultScheduler"
-expect_eq "$(get $IF DefaultMode)" "u 0" "DefaultMode"
-case "$(get $IF SupportedSchedulers)" in
-    *'"scx_bpfland"'*'"scx_rlfifo"'*'"scx_rustland"'*) ok "SupportedSchedulers: $(get $IF SupportedSchedulers)" ;;
-    *) fail "SupportedSchedulers: $(get $IF SupportedSchedulers)" ;;
+expect_eq "$(bus_get $IF CurrentScheduler)" 's "scx_rlfifo"' "CurrentScheduler"
+expect_eq "$(bus_get $ST State)" 's "running"' "State"
+expect_eq "$(bus_get $IF DefaultScheduler)" 's "scx_rlfifo"' "DefaultScheduler"
+expect_eq "$(bus_get $IF DefaultMode)" "u 0" "DefaultMode"
+case "$(bus_get $IF SupportedSchedulers)" in
+    *'"scx_bpfland"'*'"scx_rlfifo"'*'"scx_rustland"'*) ok "SupportedSchedulers: $(bus_get $IF SupportedSchedulers)" ;;
+    *) fail "SupportedSchedulers: $(bus_get $IF SupportedSchedulers)" ;;
 esac
 expect_eq "$(busctl call $DEST $OBJ $IF SchedulerModes s scx_rlfifo)" "au 1 0" "SchedulerModes of scx_rlfifo"
 expect_eq "$(busctl call $DEST $OBJ $IF SchedulerModes s scx_bpfland)" "au 6 0 1 2 3 4 5" \
@@ -98,21 +94,21 @@ mark
 call SwitchSchedulerWithArgs sas scx_rustland 2 --slice-us 8000
 # Checked at once: the call returns only after the kernel runs the new scheduler.
 expect_eq "$(sx_ops)" scx_rustland "attached scheduler when SwitchSchedulerWithArgs returns"
-expect_eq "$(get $IF CurrentScheduler)" 's "scx_rustland"' "CurrentScheduler after the switch"
-expect_eq "$(get $IF CurrentSchedulerArgs)" 'as 2 "--slice-us" "8000"' "CurrentSchedulerArgs"
+expect_eq "$(bus_get $IF CurrentScheduler)" 's "scx_rustland"' "CurrentScheduler after the switch"
+expect_eq "$(bus_get $IF CurrentSchedulerArgs)" 'as 2 "--slice-us" "8000"' "CurrentSchedulerArgs"
 expect_eq "$(prop MainPID)" "$pid" "MainPID after the switch"
 seen /tmp/busmon.txt 'STRING "scx_rustland";' 5
 seen /tmp/scxmon.txt '"CurrentScheduler":"scx_rustland"' 5
 seen /tmp/scxmon.txt '"State":"reloading"' 5
 ok "busctl monitor and scx-loader monitor saw the switch: $(grep -c PropertiesChanged /tmp/busmon.txt) signals"
-expect_eq "$(get $IF DefaultScheduler)" 's "scx_rlfifo"' "DefaultScheduler after a bus switch (the file's)"
+expect_eq "$(bus_get $IF DefaultScheduler)" 's "scx_rlfifo"' "DefaultScheduler after a bus switch (the file's)"
 grep -q "^SCX_SCHEDULER=scx_rlfifo$" /etc/default/scx || fail "a bus switch changed /etc/default/scx"
 
 echo "== SwitchScheduler with a mode runs that profile"
 call SwitchScheduler su scx_bpfland 1
 expect_eq "$(sx_ops)" scx_bpfland "attached scheduler after SwitchScheduler scx_bpfland 1"
-expect_eq "$(get $IF SchedulerMode)" "u 1" "SchedulerMode"
-expect_eq "$(get $IF CurrentSchedulerArgs)" 'as 2 "--profile" "gaming"' "CurrentSchedulerArgs of mode 1"
+expect_eq "$(bus_get $IF SchedulerMode)" "u 1" "SchedulerMode"
+expect_eq "$(bus_get $IF CurrentSchedulerArgs)" 'as 2 "--profile" "gaming"' "CurrentSchedulerArgs of mode 1"
 cmdline=$(tr '\0' ' ' < "/proc/$(scheduler_pid)/cmdline")
 case "$cmdline" in
     *" --profile gaming "*) ;;
@@ -130,15 +126,15 @@ install_broken
 expect_error org.scx.Loader.Error.AttachFailed $IF.SwitchScheduler string:scx_broken uint32:0
 rm -f /usr/sbin/scx_broken
 expect_eq "$(sx_ops)" scx_bpfland "attached scheduler after the failed calls"
-expect_eq "$(get $IF CurrentScheduler)" 's "scx_bpfland"' "CurrentScheduler after the failed calls"
-expect_eq "$(get $ST State)" 's "running"' "State after the failed calls"
+expect_eq "$(bus_get $IF CurrentScheduler)" 's "scx_bpfland"' "CurrentScheduler after the failed calls"
+expect_eq "$(bus_get $ST State)" 's "running"' "State after the failed calls"
 expect_eq "$(prop MainPID)" "$pid" "MainPID after the failed calls"
 
 echo "== a call while another is carried out is refused as busy"
 busctl call -- "$DEST" "$OBJ" "$IF" SwitchScheduler su scx_rlfifo 0 > /tmp/first.txt 2>&1 &
 first=$!
 n=0
-until [ "$(get $ST State)" = 's "reloading"' ]; do
+until [ "$(bus_get $ST State)" = 's "reloading"' ]; do
     [ $n -lt 100 ] || fail "State never became reloading during a switch"
     sleep 0.05
     n=$((n + 1))
@@ -151,15 +147,15 @@ call SwitchScheduler su scx_bpfland 1
 echo "== StopScheduler, RestoreDefault"
 call StopScheduler
 expect_eq "$(sx_state)" disabled "sched_ext state after StopScheduler"
-expect_eq "$(get $ST State)" 's "stopped"' "State after StopScheduler"
-expect_eq "$(get $IF CurrentScheduler)" 's "unknown"' "CurrentScheduler after StopScheduler"
+expect_eq "$(bus_get $ST State)" 's "stopped"' "State after StopScheduler"
+expect_eq "$(bus_get $IF CurrentScheduler)" 's "unknown"' "CurrentScheduler after StopScheduler"
 expect_eq "$(prop ActiveState)" active "ActiveState after StopScheduler"
 scx-loader status > /tmp/status.txt
 grep -q "^service: *stopped (nothing of ours attached)$" /tmp/status.txt \
     || { cat /tmp/status.txt; fail "scx-loader status does not show the stopped service"; }
 call RestoreDefault
 expect_eq "$(sx_ops)" scx_rlfifo "attached scheduler after RestoreDefault (the file's)"
-expect_eq "$(get $ST State)" 's "running"' "State after RestoreDefault"
+expect_eq "$(bus_get $ST State)" 's "running"' "State after RestoreDefault"
 expect_eq "$(prop MainPID)" "$pid" "MainPID after RestoreDefault"
 
 echo "== kill -9 of the scheduler: restarting, then running again"

@@ -1,5 +1,5 @@
-# fallback.sh - a scheduler that keeps failing is replaced by SCX_FALLBACK_SCHEDULER; without a
-# fallback the service fails with its own exit code and the kernel runs EEVDF.
+# fallback.sh - a scheduler that keeps failing is replaced by SCX_FALLBACK_SCHEDULER (and the bus
+# says so); without a fallback the service fails with its own exit code and the kernel runs EEVDF.
 . /scenarios/lib/service.sh
 
 # Fewer failures before giving up keep the scenario short.
@@ -40,6 +40,8 @@ wait_status "scx_rustland running (default flags) as the fallback for scx_rlfifo
 journal_loader | grep -q "scx_rlfifo failed 3 times within 120 s; switching to the fallback scheduler scx_rustland" \
     || { show_journal; fail "no fallback line"; }
 expect_eq "$(prop ActiveState)" active "ActiveState on the fallback"
+expect_eq "$(bus_get org.scx.Loader.Status1 State)" 's "fallback"' "State on the bus"
+expect_eq "$(bus_get org.scx.Loader CurrentScheduler)" 's "scx_rustland"' "CurrentScheduler on the bus"
 systemctl stop scx
 
 echo "== without a fallback"

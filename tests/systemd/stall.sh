@@ -1,5 +1,6 @@
 # stall.sh - a stopped user-space scheduler is ejected by the kernel's watchdog; the loader
-# reports the stall (from the scheduler's own exit code and message) and restarts it.
+# reports the stall (from the scheduler's own exit code and message, in the journal and on the
+# bus) and restarts it.
 . /scenarios/lib/service.sh
 
 conf "SCX_SCHEDULER=scx_rlfifo"
@@ -19,4 +20,8 @@ loader_errors | grep -q "scx_rlfifo is no longer attached.*was ejected by the ke
     || { show_journal; fail "the stall is not reported as one"; }
 journal_json | grep -q '"SCX_EXIT_KIND":"error-stall"' || fail "no SCX_EXIT_KIND=error-stall record"
 wait_status "scx_rlfifo running" 10 || fail "StatusText does not say running again"
+case "$(bus_get org.scx.Loader.Status1 LastExit)" in
+    '(sss) "error-stall" "was ejected by the kernel'*) ok "LastExit on the bus: $(bus_get org.scx.Loader.Status1 LastExit)" ;;
+    *) fail "LastExit on the bus is not the stall: $(bus_get org.scx.Loader.Status1 LastExit)" ;;
+esac
 ok "stall reported and scheduler restarted"

@@ -17,6 +17,8 @@
 #                             logs exactly one error line containing TEXT, sched_ext stays off
 #   install_broken            install /usr/sbin/scx_broken: accepts any flags, then fails
 #                             the way a scheduler whose BPF program does not load fails
+#   bus_get INTERFACE PROP    busctl's rendering of a property of the service on the bus
+#                             (org.scx.Loader or org.scx.Loader.Status1), e.g. s "running"
 
 # Debian's sleep takes fractions; the busybox helpers call usleep.
 usleep() {
@@ -160,4 +162,8 @@ echo "scx_broken: error: loading the BPF program failed: Invalid argument (os er
 exit 6
 SCRIPT
     chmod 755 /usr/sbin/scx_broken
+}
+
+bus_get() {
+    busctl get-property org.scx.Loader /org/scx/Loader "$1" "$2"
 }
