@@ -21,7 +21,7 @@ loader_errors | grep -q "scx_rlfifo is no longer attached.*was ejected by the ke
 journal_json | grep -q '"SCX_EXIT_KIND":"error-stall"' || fail "no SCX_EXIT_KIND=error-stall record"
 wait_status "scx_rlfifo running" 10 || fail "StatusText does not say running again"
 case "$(bus_get org.scx.Loader.Status1 LastExit)" in
-    '(sss) "error-stall" "was ejected by the kernel'*) ok "LastExit on the bus: $(bus_get org.scx.Loader.Status1 LastExit)" ;;
+    '(sss) "error-stall" "was ejected by the kernel'*'runnable task stall'*) ok "LastExit on the bus: $(bus_get org.scx.Loader.Status1 LastExit)" ;;
     *) fail "LastExit on the bus is not the stall: $(bus_get org.scx.Loader.Status1 LastExit)" ;;
 esac
 ok "stall reported and scheduler restarted"

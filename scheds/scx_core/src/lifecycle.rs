@@ -132,6 +132,10 @@ pub fn after_run(name: &str, end: &RunEnd) -> Next {
     }
 }
 
+/// What each line of an ejection's dump begins with, so that a supervisor can tell the dump
+/// from the error that explains the ejection.
+pub const DUMP_PREFIX: &str = "dump: ";
+
 /// Logs the kernel's state dump of an ejection, one line each, so the journal says where each
 /// stuck task waited.
 pub fn log_dump(name: &str, info: &ExitInfo) {
@@ -139,9 +143,9 @@ pub fn log_dump(name: &str, info: &ExitInfo) {
         return;
     }
     // Every line already carries the program's name (the logger's prefix).
-    log::error!("the kernel's dump at the ejection of {name} follows");
+    log::error!("{DUMP_PREFIX}the kernel's dump at the ejection of {name} follows");
     for line in info.dump.lines() {
-        log::error!("dump: {line}");
+        log::error!("{DUMP_PREFIX}{line}");
     }
 }
 

@@ -1,7 +1,6 @@
 //! The scheduler as a child process: spawning it, relaying its output to the journal, waiting
 //! until the kernel runs it, stopping it, and the one-line report of how it ended.
 
-use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -23,8 +22,6 @@ use crate::scheds;
 
 /// How long the kernel may take to report sched_ext disabled after the scheduler stopped.
 pub(super) const DISABLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Lines of scheduler output kept for failure reports.
-const TAIL_LINES: usize = 20;
 
 /// Why a scheduler did not get running.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +75,16 @@ pub(super) struct Child {
     pub(super) target: Target,
     process: std::process::Child,
     relay: Option<JoinHandle<()>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    said: Arc<Mutex<Said>>,
+}
+
+/// What the scheduler printed that a failure report may quote.
+#[derive(Debug, Default)]
+struct Said {
+    /// Its last line.
+    last: Option<String>,
+    /// Its last error line that is not part of an ejection's dump.
+    error: Option<String>,
 }
 
 impl Child {
@@ -96,11 +102,11 @@ impl Child {
             .stderr(Stdio::from(write2))
             .spawn()
             .map_err(spawn_err)?;
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let said = Arc::new(Mutex::new(Said::default()));
         let relay = {
-            let tail = Arc::clone(&tail);
+            let said = Arc::clone(&said);
             let name = target.name.clone();
-            std::thread::spawn(move || relay_lines(&name, std::fs::File::from(read), &tail))
+            std::thread::spawn(move || relay_lines(&name, std::fs::File::from(read), &said))
         };
         log::info!(
             scx_scheduler = target.name.as_str();
@@ -117,7 +123,7 @@ impl Child {
             target: target.clone(),
             process,
             relay: Some(relay),
-            tail,
+            said,
         })
     }
 
@@ -192,19 +198,16 @@ impl Child {
         format!("{}{context} {}{detail}", self.target.name, ending.text)
     }
 
-    /// The most telling line of what the scheduler printed last.
+    /// The most telling line of what the scheduler printed last: its last error (not a line of
+    /// the kernel's dump), else its last line.
     fn last_error(&self) -> Option<String> {
-        let tail = self.tail.lock().ok()?;
-        let pick = tail
-            .iter()
-            .rev()
-            .find(|l| crate::logging::line_level(&self.target.name, l) == log::Level::Error)
-            .or_else(|| tail.back())?;
+        let said = self.said.lock().ok()?;
+        let pick = said.error.as_ref().or(said.last.as_ref())?;
         Some(scheds::error_line(&self.target.name, pick))
     }
 }
 
-fn relay_lines(name: &str, source: impl Read, tail: &Mutex<VecDeque<String>>) {
+fn relay_lines(name: &str, source: impl Read, said: &Mutex<Said>) {
     let relay = Relay::new(name);
     let mut reader = BufReader::new(source);
     let mut buf = Vec::new();
@@ -215,11 +218,13 @@ fn relay_lines(name: &str, source: impl Read, tail: &Mutex<VecDeque<String>>) {
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                 relay.line(&line);
-                if let Ok(mut t) = tail.lock() {
-                    if t.len() == TAIL_LINES {
-                        t.pop_front();
+                if let Ok(mut s) = said.lock() {
+                    let dump = scheds::error_line(name, &line)
+                        .starts_with(scx_core::lifecycle::DUMP_PREFIX);
+                    if !dump && crate::logging::line_level(name, &line) == log::Level::Error {
+                        s.error = Some(line.clone());
                     }
-                    t.push_back(line);
+                    s.last = Some(line);
                 }
             }
         }
@@ -293,4 +298,28 @@ pub(super) fn start(
 /// Whether the kernel currently runs `name`.
 pub(super) fn kernel_runs(name: &str) -> bool {
     matches!(kernel::state(), Ok(State::Enabled)) && kernel::attached_ops().as_deref() == Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_quote_the_error_not_the_dump() {
+        let out = "scx_a: starting\n\
+                   scx_a: error: EXIT: runnable task stall (watchdog failed to check in)\n\
+                   scx_a: error: dump: the kernel's dump at the ejection of scx_a follows\n\
+                   scx_a: error: dump: CPU 0: nr_run=2\n";
+        let said = Mutex::new(Said::default());
+        relay_lines("scx_a", out.as_bytes(), &said);
+        let said = said.lock().unwrap();
+        assert_eq!(
+            said.error.as_deref(),
+            Some("scx_a: error: EXIT: runnable task stall (watchdog failed to check in)")
+        );
+        assert_eq!(
+            said.last.as_deref(),
+            Some("scx_a: error: dump: CPU 0: nr_run=2")
+        );
+    }
 }
