@@ -1,5 +1,4 @@
 # attach.sh - each scheduler attaches, the kernel runs every task on it, SIGINT detaches cleanly.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {

@@ -2,7 +2,6 @@
 # logging into a full pipe whose reader only it can schedule, as a full journald socket does)
 # must not stall them: once it has slept 50 ms, idle CPUs take its tasks back and the reader
 # runs, which unblocks it. A stopped scheduler is still ejected (stall.sh).
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {

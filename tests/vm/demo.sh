@@ -1,6 +1,5 @@
 # demo.sh - what `cargo xtask demo` shows: scx_rlfifo takes over the kernel, runs a load,
 # reports its stats and detaches cleanly.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 echo "== kernel $(uname -r), $(nproc) CPUs; sched_ext state: $(sx_state)"

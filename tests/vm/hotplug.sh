@@ -2,7 +2,6 @@
 # unloads it asking for a restart, and it is attached again within 2 s each time, with the
 # restart reported. Needs at least 3 vCPUs: cargo xtask test boots it with 4.
 # vm-smp: 4
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 cpu=$(( $(nproc) - 1 ))

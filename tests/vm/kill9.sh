@@ -1,12 +1,9 @@
 # kill9.sh - kill -9 of a scheduler: the kernel falls back to EEVDF and the system keeps running.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    attach_or_fail "$S"
-    start_load /tmp/load
-    sleep 1
+    attach_loaded "$S"
     kill -9 "$SX_PID"
     wait "$SX_PID"
     expect_eq "$?" 137 "exit status of the killed scheduler"

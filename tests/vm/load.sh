@@ -1,13 +1,10 @@
 # load.sh - 10 s of CPU hogs, forks and sleepers on each scheduler: every task makes progress in
 # each half and the kernel never ejects the scheduler.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
-    attach_or_fail "$S" --stats 5
-    wait_enable_seq "$seq" 2 || fail "enable_seq did not reach $seq after attaching"
+    attach_fresh "$S" --stats 5
     start_load /tmp/load
     sleep 1
     c0=$(load_counts /tmp/load)
@@ -22,7 +19,7 @@ check() {
     ok "every task made progress in both halves"
     expect_eq "$(sx_state)" enabled "state after the load"
     expect_eq "$(sx_ops)" "$S" "attached scheduler after the load"
-    expect_eq "$(cat "$SX_SYSFS/enable_seq")" "$seq" "enable_seq (no ejection and re-attach)"
+    expect_eq "$(cat "$SX_SYSFS/enable_seq")" "$SX_ATTACH_SEQ" "enable_seq (no ejection and re-attach)"
     kill -0 "$SX_PID" || fail "$S died under load"
     signal_sched INT
     expect_eq "$SX_RC" 0 "exit code after SIGINT"

@@ -1,6 +1,5 @@
 # nice.sh - two CPU hogs pinned to one CPU at nice 0 and nice 10 share it in the ratio of their
 # kernel weights (1024:110 = 9.3), within 20%, on each scheduler that claims to honour nice.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 measure() {

@@ -1,6 +1,5 @@
 # partial.sh - with --partial only tasks that opted in with SCHED_EXT run on the scheduler;
 # everything else stays on EEVDF.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {

@@ -1,5 +1,4 @@
 # pinned.sh - a task pinned to one CPU only ever runs there, while CPU hogs keep every CPU busy.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {

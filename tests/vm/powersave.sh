@@ -5,7 +5,6 @@
 # EEVDF's own idle shares are shown for comparison, not asserted on: at this load it left the
 # idlest half anywhere from 64 to 87 % idle from one boot to the next.
 # vm-smp: 4
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 [ "$(nproc)" -ge 4 ] || fail "powersave needs 4 CPUs, this VM has $(nproc): boot it with --smp 4"
@@ -41,10 +40,9 @@ check() {
     duty eevdf
     e_periods=$DUTY_PERIODS
     e_idle=$DUTY_IDLE
-    seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
-    attach_or_fail "$S" --profile powersave --stats 1
+    attach_fresh "$S" --profile powersave --stats 1
     duty "$S powersave"
-    still_attached "$S" "$seq" || { sched_log "$S"; fail "$S powersave: $SX_ST ops=$SX_OPS"; }
+    still_attached "$S" "$SX_ATTACH_SEQ" || { sched_log "$S"; fail "$S powersave: $SX_ST ops=$SX_OPS"; }
     # A task pinned to the last CPU of the fill order, which the work above left idle, still
     # runs there: it waits on its own CPU, not in a queue that only the active CPUs serve.
     last=$(( $(nproc) - 1 ))
@@ -54,7 +52,7 @@ check() {
     grep "stats:" "/tmp/$S.log" | grep -q "pinned=[1-9]" \
         || { sched_log "$S"; fail "$S powersave never queued a task on its own CPU"; }
     ok "a task pinned to idle CPU $last ran"
-    still_attached "$S" "$seq" || { sched_log "$S"; fail "$S powersave: $SX_ST ops=$SX_OPS"; }
+    still_attached "$S" "$SX_ATTACH_SEQ" || { sched_log "$S"; fail "$S powersave: $SX_ST ops=$SX_OPS"; }
     signal_sched INT
     expect_eq "$SX_RC" 0 "exit code"
     grep "stats:" "/tmp/$S.log" | tail -n 3

@@ -1,7 +1,6 @@
 # profiles.sh - every profile a scheduler lists (--list-profiles) attaches with its tunables and
 # survives CPU hogs, forks and sleepers; a profile the scheduler lacks is refused with its own
 # list of profiles, before anything attaches.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {
@@ -9,15 +8,14 @@ check() {
     profiles=$("$S" --list-profiles) || fail "$S --list-profiles failed"
     echo "$S profiles: ${profiles:-none}"
     for P in $profiles; do
-        seq=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
-        attach_or_fail "$S" --profile "$P"
+        attach_fresh "$S" --profile "$P"
         start_load /tmp/load
         c0=$(load_counts /tmp/load)
         sleep 2
         c1=$(load_counts /tmp/load)
         stop_load
         progressed "$c0" "$c1"
-        still_attached "$S" "$seq" || { sched_log "$S"; fail "$S --profile $P: $SX_ST ops=$SX_OPS enable_seq=$SX_SEQ"; }
+        still_attached "$S" "$SX_ATTACH_SEQ" || { sched_log "$S"; fail "$S --profile $P: $SX_ST ops=$SX_OPS enable_seq=$SX_SEQ"; }
         ok "$S --profile $P survived the load"
         signal_sched INT
         expect_eq "$SX_RC" 0 "exit code"

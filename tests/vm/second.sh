@@ -1,6 +1,5 @@
 # second.sh - starting a second scheduler while one runs fails with a clear error naming the
 # running one, and leaves the first attached.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 start_sched scx_rlfifo

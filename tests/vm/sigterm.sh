@@ -1,12 +1,9 @@
 # sigterm.sh - SIGTERM detaches each scheduler cleanly while tasks run.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    attach_or_fail "$S"
-    start_load /tmp/load
-    sleep 1
+    attach_loaded "$S"
     signal_sched TERM
     stop_load
     expect_eq "$SX_RC" 0 "exit code after SIGTERM"

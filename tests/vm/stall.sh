@@ -1,13 +1,10 @@
 # stall.sh - a stopped user-space scheduler holds tasks; the kernel's watchdog ejects it, and
 # once resumed it reports the stall and exits non-zero.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 check() {
     S=$1
-    attach_or_fail "$S"
-    start_load /tmp/load
-    sleep 1
+    attach_loaded "$S"
     kill -STOP "$SX_PID"
     wait_disabled 30 || fail "the watchdog did not eject the stopped scheduler within 30 s"
     kill -CONT "$SX_PID"

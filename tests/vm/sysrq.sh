@@ -1,6 +1,5 @@
 # sysrq.sh - the administrator stops sched_ext through the kernel (SysRq-S): each scheduler
 # reports it and exits with its own code (12), so a supervisor does not restart it.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 echo 1 > /proc/sys/kernel/sysrq

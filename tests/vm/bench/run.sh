@@ -27,7 +27,6 @@
 # Records ("TOOL SCHED RUN | TEXT") collect in a file, the short ones are shown as they come, and
 # all of them are printed at the end between the VM runner's data markers for the host to parse.
 # The numbers themselves are parsed on the host, from the tools' own output.
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 RUNS=${SCX_BENCH_RUNS:-3}

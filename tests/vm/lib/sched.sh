@@ -1,7 +1,11 @@
-# lib/sched.sh - helpers for scenarios that run a scheduler; source after lib/vm.sh.
+# lib/sched.sh - helpers for scenarios that run a scheduler; source it with
+# `. /scenarios/lib/sched.sh` (it sources lib/vm.sh, whose helpers it builds on).
 #
 #   start_sched NAME ARGS...   start NAME in the background, output in /tmp/NAME.log; sets SX_PID
 #   attach_or_fail NAME ARGS... start_sched, then fail (with its log) unless NAME attaches in 5 s
+#   attach_fresh NAME ARGS...  attach_or_fail, and fail unless it is the next attachment
+#                              (enable_seq one up); sets SX_ATTACH_SEQ to that enable_seq
+#   attach_loaded NAME ARGS... attach_or_fail, then start_load /tmp/load and let it run 1 s
 #   for_each_sched FN NAMES... run FN NAME for each scheduler, under an "== NAME" header
 #   signal_sched SIG           send SIG to it, wait for it to exit; sets SX_RC
 #   sched_log NAME             print its output, indented
@@ -13,6 +17,8 @@
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
 #                              SEQ (eevdf: none is attached); sets SX_ST, SX_OPS, SX_SEQ
 #   SX_SCHEDULERS, SX_USERSPACE_SCHEDULERS, SX_FAIR_SCHEDULERS: the schedulers in the image
+
+. /scenarios/lib/vm.sh
 
 # The schedulers in the image, from the project's registry (/etc/scx-schedulers: NAME KIND
 # FAIR per line, written by xtask): all of them; the user-space ones, which hold tasks in a
@@ -37,6 +43,19 @@ start_sched() {
 attach_or_fail() {
     start_sched "$@"
     wait_attached "$1" 5 || { sched_log "$1"; fail "$1 did not attach within 5 s"; }
+}
+
+attach_fresh() {
+    SX_ATTACH_SEQ=$(( $(cat "$SX_SYSFS/enable_seq") + 1 ))
+    attach_or_fail "$@"
+    wait_enable_seq "$SX_ATTACH_SEQ" 2 \
+        || fail "enable_seq did not reach $SX_ATTACH_SEQ after attaching $1"
+}
+
+attach_loaded() {
+    attach_or_fail "$@"
+    start_load /tmp/load
+    sleep 1
 }
 
 for_each_sched() {

@@ -23,7 +23,6 @@
 # followed by the scheduler's output and the kernel's log between "torture-log" lines. A soak
 # prints a sample line after every step: "soak: SCHED t=S rss_kb=N cpu_ms=N wait_max_us=N
 # delay_max_us=N".
-. /scenarios/lib/vm.sh
 . /scenarios/lib/sched.sh
 
 MODE=${SCX_TORTURE_MODE:-torture}
