@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The power state the loader follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,9 @@ pub fn mains_online(root: &Path) -> Option<bool> {
 const SYSFS_SUPPLIES: &str = "/sys/class/power_supply";
 /// How often the mains supply is read when there is no daemon to tell.
 const SUPPLY_POLL: Duration = Duration::from_secs(2);
+/// How often the loader looks again for a daemon that was not there (one started later, or
+/// restarted, is followed from then on).
+const DAEMON_RETRY: Duration = Duration::from_secs(10);
 /// How long the first reading may take before the loader starts with the defaults.
 pub const FIRST_READING: Duration = Duration::from_secs(5);
 
@@ -101,13 +104,32 @@ pub fn watch() -> std::io::Result<Receiver<Power>> {
 }
 
 fn follow(tx: &Sender<Power>, supplies: &Path) {
-    match follow_daemon(tx) {
-        // The receiver is gone: the service is ending.
-        Ok(()) => return,
-        Err(why) => log::info!("auto profile: {why}; following {}", supplies.display()),
-    }
     let mut last = None;
+    let mut logged: Option<String> = None;
+    let mut look_at = Instant::now();
     loop {
+        if Instant::now() >= look_at {
+            match follow_daemon(tx) {
+                // The receiver is gone: the service is ending.
+                Ok(()) => return,
+                Err(end) => {
+                    if let DaemonEnd::Gone(_) = end {
+                        // What the daemon said last no longer holds: send the supply's state.
+                        last = None;
+                    }
+                    let why = end.to_string();
+                    if logged.as_ref() != Some(&why) {
+                        log::info!(
+                            "auto profile: {why}; following {} and looking for the daemon every {} s",
+                            supplies.display(),
+                            DAEMON_RETRY.as_secs()
+                        );
+                        logged = Some(why);
+                    }
+                }
+            }
+            look_at = Instant::now() + DAEMON_RETRY;
+        }
         let now = match mains_online(supplies) {
             Some(online) => Power::Mains(online),
             None => Power::Unknown(format!(
@@ -125,10 +147,22 @@ fn follow(tx: &Sender<Power>, supplies: &Path) {
     }
 }
 
+/// Why power-profiles-daemon is not followed (any more).
+#[derive(Debug, thiserror::Error)]
+enum DaemonEnd {
+    /// It was never reached.
+    #[error("power-profiles-daemon is not available ({0})")]
+    Absent(String),
+    /// It was followed, then went away.
+    #[error("{0} went away")]
+    Gone(String),
+}
+
 /// Sends the daemon's profile and each change (its PropertiesChanged signal) until the
-/// receiver is gone (Ok) or the daemon cannot be reached or goes away (Err: why).
-fn follow_daemon(tx: &Sender<Power>) -> Result<(), String> {
-    let conn = zbus::blocking::Connection::system().map_err(|e| format!("no system bus ({e})"))?;
+/// receiver is gone (Ok) or the daemon cannot be reached or goes away (Err: which).
+fn follow_daemon(tx: &Sender<Power>) -> Result<(), DaemonEnd> {
+    let conn = zbus::blocking::Connection::system()
+        .map_err(|e| DaemonEnd::Absent(format!("no system bus: {e}")))?;
     let mut errors = Vec::new();
     for (name, path) in DAEMONS {
         let proxy = match zbus::blocking::Proxy::new(&conn, *name, *path, *name) {
@@ -161,12 +195,9 @@ fn follow_daemon(tx: &Sender<Power>) -> Result<(), String> {
                 Err(e) => log::warn!("auto profile: unreadable ActiveProfile change: {e}"),
             }
         }
-        return Err(format!("{name} closed its signal stream"));
+        return Err(DaemonEnd::Gone((*name).to_string()));
     }
-    Err(format!(
-        "power-profiles-daemon is not available ({})",
-        errors.join("; ")
-    ))
+    Err(DaemonEnd::Absent(errors.join("; ")))
 }
 
 /// The file in the runtime directory where the service records what `auto` chose, for

@@ -3,7 +3,7 @@
 # back to its defaults but no sooner than 10 s after the last switch (the debounce); each switch
 # is in the journal with SCX_PROFILE= and SCX_PROFILE_REASON=, and `scx-loader status` says what
 # auto chose and why. Without the daemon (and without a mains supply, as in a VM) auto runs the
-# defaults and says why.
+# defaults and says why, and a daemon started later is followed from then on.
 . /scenarios/lib/service.sh
 
 systemctl start power-profiles-daemon || fail "power-profiles-daemon does not start"
@@ -94,6 +94,15 @@ case "$(prop StatusText)" in
 *) show_journal; fail "StatusText does not say why auto runs the defaults: $(prop StatusText)" ;;
 esac
 scx-loader status | grep "^auto:" || fail "scx-loader status has no auto line"
-systemctl stop scx
-systemctl unmask power-profiles-daemon
 ok "without power-profiles-daemon auto runs the defaults and says why"
+
+echo "== the daemon starts later: followed from then on"
+systemctl unmask power-profiles-daemon
+systemctl start power-profiles-daemon || fail "power-profiles-daemon does not start"
+set_power power-saver
+# The loader looks for the daemon again every 10 s.
+wait_status "scx_bpfland running (flags: --profile powersave)" 15 \
+    || { show_journal; fail "no switch to powersave within 15 s of the daemon starting"; }
+ok "power-profiles-daemon, started after the loader, is followed"
+set_power balanced
+systemctl stop scx
