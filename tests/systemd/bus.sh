@@ -5,7 +5,7 @@
 # scheduler runs on, and a call while another runs is refused as busy; StopScheduler,
 # RestoreDefault; a kill -9 is announced as restarting then running. Unprivileged callers may
 # read but not call, until a polkit rule grants their group the action. Without a bus the
-# service runs as before and says so once.
+# service runs as before and says so once. The unit's exposure stays at most 2.0.
 . /scenarios/lib/service.sh
 
 DEST=org.scx.Loader
@@ -52,6 +52,13 @@ start_ok scx_rlfifo
 pid=$(prop MainPID)
 journal_loader | grep -q "D-Bus interface org.scx.Loader on the system bus" \
     || { show_journal; fail "the loader does not say it serves the bus"; }
+
+echo "== the unit's hardening stays with the bus open"
+exposure=$(systemd-analyze security --offline=yes /usr/lib/systemd/system/scx.service 2>&1 \
+    | sed -n 's/.*Overall exposure level for scx.service: \([0-9.]*\).*/\1/p')
+[ -n "$exposure" ] || fail "systemd-analyze security gives no exposure level"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "exposure level $exposure is over 2.0"
+ok "exposure level $exposure (at most 2.0)"
 
 echo "== introspection: every member"
 busctl introspect "$DEST" "$OBJ" > /tmp/introspect.txt || fail "busctl introspect failed"
