@@ -5,6 +5,7 @@ mod bus;
 mod codes;
 mod commands;
 mod config;
+mod exit;
 mod logging;
 mod notify;
 mod power;
@@ -202,20 +203,6 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// The exit code an error chain asks for: the first of the loader's typed errors (or
-/// scx_core's) in it decides.
-fn exit_code_of(err: &anyhow::Error) -> u8 {
-    scx_core::exit_code_of(err, |e| {
-        if let Some(e) = e.downcast_ref::<config::ConfigError>() {
-            Some(e.exit_code())
-        } else if let Some(e) = e.downcast_ref::<scheds::SchedError>() {
-            Some(e.exit_code())
-        } else {
-            scx_core::Error::code_of(e)
-        }
-    })
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(what) = cli.generate {
@@ -235,7 +222,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             log::error!("{err:#}");
-            ExitCode::from(exit_code_of(&err))
+            ExitCode::from(exit::code_of(&err))
         }
     }
 }

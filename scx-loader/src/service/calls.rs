@@ -7,26 +7,21 @@ use std::collections::BTreeMap;
 use super::plan::{plan_for, Plan};
 use super::{Mode, Service};
 use crate::bus::{self, CallError, Failure, How, Request, Snapshot};
-use crate::config::{join_words, Config, ConfigError, Origin, Setting};
-use crate::scheds::{Dirs, SchedError};
+use crate::codes;
+use crate::config::{join_words, Config, Origin, Setting};
+use crate::scheds::Dirs;
 
-/// The kind of failure `err` is, for a D-Bus error name; `other` when it is none of ours.
-pub(super) fn classify(err: &anyhow::Error, other: Failure) -> CallError {
-    let kind = if let Some(e) = err.downcast_ref::<SchedError>() {
-        match e {
-            SchedError::NotInstalled { .. }
-            | SchedError::Unsafe { .. }
-            | SchedError::NoneConfigured { .. } => Failure::InvalidScheduler,
-            SchedError::FlagsRejected { .. } => Failure::FlagsRejected,
-            SchedError::ProfileMissing { .. } | SchedError::NoSchedulerForProfile { .. } => {
-                Failure::InvalidMode
-            }
-            SchedError::Spawn { .. } | SchedError::Timeout { .. } => Failure::Failed,
-        }
-    } else if let Some(ConfigError::UnknownProfile { .. }) = err.downcast_ref::<ConfigError>() {
-        Failure::InvalidMode
-    } else {
-        other
+/// The kind of failure `err` is, for a D-Bus error name: the one its exit code says.
+pub(super) fn classify(err: &anyhow::Error) -> CallError {
+    let kind = match crate::exit::code_of(err) {
+        codes::BAD_SCHEDULER | codes::NO_SCHEDULER => Failure::InvalidScheduler,
+        codes::BAD_FLAGS => Failure::FlagsRejected,
+        codes::BAD_PROFILE => Failure::InvalidMode,
+        codes::CONFIG_UNREADABLE
+        | codes::CONFIG_SYNTAX
+        | codes::CONFIG_UNKNOWN_KEY
+        | codes::CONFIG_INSECURE => Failure::ConfigInvalid,
+        _ => Failure::Failed,
     };
     CallError::new(kind, format!("{err:#}"))
 }
@@ -174,7 +169,7 @@ impl Service {
                 if !had_auto && config.is_auto() {
                     self.auto = None;
                 }
-                return Err(classify(&err, Failure::Failed));
+                return Err(classify(&err));
             }
         };
         plan.fallback = self.plan.fallback.clone();

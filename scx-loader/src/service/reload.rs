@@ -72,7 +72,7 @@ impl Service {
             Err(err) => {
                 log::error!("{failed}: {err:#}");
                 let status = format!("{failed}: {err:#}; {}", self.running_status());
-                return Err((classify(&err, Failure::ConfigInvalid), status));
+                return Err((classify(&err), status));
             }
         };
         self.defaults = defaults_of(&plan);
