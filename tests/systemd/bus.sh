@@ -131,7 +131,20 @@ expect_error org.scx.Loader.Error.InvalidMode $IF.SwitchScheduler string:scx_rlf
 expect_error org.scx.Loader.Error.InvalidMode $IF.StartScheduler string:scx_bpfland uint32:9
 install_broken
 expect_error org.scx.Loader.Error.AttachFailed $IF.SwitchScheduler string:scx_broken uint32:0
+case "$(bus_get $IF SupportedSchedulers)" in
+    *'"scx_broken"'*) ok "a scheduler installed while the service runs is listed" ;;
+    *) fail "SupportedSchedulers lacks the newly installed scx_broken: $(bus_get $IF SupportedSchedulers)" ;;
+esac
+expect_eq "$(busctl call $DEST $OBJ $IF SchedulerModes s scx_broken)" "au 1 0" "SchedulerModes of scx_broken"
 rm -f /usr/sbin/scx_broken
+# The service compares its list with /usr/sbin every 5 s.
+n=0
+while bus_get $IF SupportedSchedulers | grep -q '"scx_broken"'; do
+    [ $n -lt 70 ] || fail "SupportedSchedulers still lists the removed scx_broken after 7 s"
+    sleep 0.1
+    n=$((n + 1))
+done
+ok "a removed scheduler leaves SupportedSchedulers"
 expect_eq "$(sx_ops)" scx_bpfland "attached scheduler after the failed calls"
 expect_eq "$(bus_get $IF CurrentScheduler)" 's "scx_bpfland"' "CurrentScheduler after the failed calls"
 expect_eq "$(bus_get $ST State)" 's "running"' "State after the failed calls"

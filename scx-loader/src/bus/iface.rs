@@ -168,7 +168,7 @@ impl Loader {
             None => Err(BusError::InvalidScheduler(format!(
                 "scheduler {:?} is not installed: choose one of: {}",
                 name.chars().take(MAX_NAME).collect::<String>(),
-                snapshot.supported.join(", ")
+                snapshot.supported().join(", ")
             ))),
         }
     }
@@ -300,7 +300,7 @@ impl Loader {
 
     #[zbus(property)]
     async fn supported_schedulers(&self) -> Vec<String> {
-        self.shared.snapshot().supported.clone()
+        self.shared.snapshot().supported()
     }
 
     #[zbus(property)]

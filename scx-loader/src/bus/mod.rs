@@ -50,18 +50,22 @@ pub struct Snapshot {
     pub current: String,
     pub mode: u32,
     pub args: Vec<String>,
-    pub supported: Vec<String>,
     pub default_scheduler: String,
     pub default_mode: u32,
     /// starting, running, reloading, restarting, fallback, stopped or failed.
     pub state: String,
     /// The last ejection or crash: kind, reason, message (empty strings before the first).
     pub last_exit: (String, String, String),
-    /// Each installed scheduler's profiles.
+    /// Each installed scheduler and its profiles.
     pub profiles: BTreeMap<String, Vec<String>>,
 }
 
 impl Snapshot {
+    /// The installed schedulers (`SupportedSchedulers`).
+    pub fn supported(&self) -> Vec<String> {
+        self.profiles.keys().cloned().collect()
+    }
+
     /// Each property of `interface` by its bus name.
     fn properties(&self, interface: &str) -> Vec<(&'static str, Value<'static>)> {
         if interface == LOADER_INTERFACE {
@@ -69,7 +73,7 @@ impl Snapshot {
                 ("CurrentScheduler", Value::from(self.current.clone())),
                 ("SchedulerMode", Value::from(self.mode)),
                 ("CurrentSchedulerArgs", Value::from(self.args.clone())),
-                ("SupportedSchedulers", Value::from(self.supported.clone())),
+                ("SupportedSchedulers", Value::from(self.supported())),
                 (
                     "DefaultScheduler",
                     Value::from(self.default_scheduler.clone()),

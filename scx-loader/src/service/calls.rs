@@ -3,6 +3,7 @@
 //! every change, once the change has happened.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use super::plan::{plan_for, Plan};
 use super::{Mode, Service};
@@ -35,15 +36,46 @@ pub(super) fn defaults_of(plan: &Plan) -> (String, u32) {
     (plan.primary.name.clone(), mode)
 }
 
-/// Each installed scheduler and its profiles.
-pub(super) fn installed(dirs: &Dirs) -> BTreeMap<String, Vec<String>> {
-    dirs.list()
-        .into_iter()
-        .map(|i| {
-            let profiles = crate::profiles::profiles_of(&i.path);
-            (i.name, profiles)
-        })
-        .collect()
+/// How often the service looks whether schedulers were installed or removed.
+const INSTALLED_CHECK: Duration = Duration::from_secs(5);
+
+/// Each installed scheduler and its profiles, with when the list was last compared with the
+/// scheduler directories.
+pub(super) struct Installed {
+    pub(super) profiles: BTreeMap<String, Vec<String>>,
+    checked: Instant,
+}
+
+impl Installed {
+    pub(super) fn read(dirs: &Dirs) -> Installed {
+        let mut installed = Installed {
+            profiles: BTreeMap::new(),
+            checked: Instant::now(),
+        };
+        installed.update(dirs);
+        installed
+    }
+
+    /// Compares the list with the directories (a read of each, no process) and asks only
+    /// newly installed schedulers for their profiles.
+    fn update(&mut self, dirs: &Dirs) {
+        self.checked = Instant::now();
+        let now = dirs.list();
+        self.profiles
+            .retain(|name, _| now.iter().any(|i| i.name == *name));
+        for i in now {
+            self.profiles
+                .entry(i.name)
+                .or_insert_with(|| crate::profiles::profiles_of(&i.path));
+        }
+    }
+
+    /// [`Installed::update`], at most every [`INSTALLED_CHECK`] unless `now`.
+    pub(super) fn refresh(&mut self, dirs: &Dirs, now: bool) {
+        if now || self.checked.elapsed() >= INSTALLED_CHECK {
+            self.update(dirs);
+        }
+    }
 }
 
 impl Service {
@@ -72,18 +104,18 @@ impl Service {
             current,
             mode,
             args,
-            supported: self.installed.keys().cloned().collect(),
             default_scheduler: self.defaults.0.clone(),
             default_mode: self.defaults.1,
             state: state.to_string(),
             last_exit: self.last_exit.clone(),
-            profiles: self.installed.clone(),
+            profiles: self.installed.profiles.clone(),
         }
     }
 
     /// Shows the state on the bus, announcing what changed.
     pub(super) fn publish(&mut self) {
         if self.bus.is_some() {
+            self.installed.refresh(&self.dirs, false);
             let snapshot = self.snapshot();
             if let Some(bus) = &mut self.bus {
                 bus.publish(&snapshot);
@@ -95,8 +127,8 @@ impl Service {
     pub(super) fn take_calls(&mut self) {
         while let Some(call) = self.bus.as_ref().and_then(bus::Server::next_call) {
             log::info!("D-Bus: {} called", call.method);
-            // Schedulers may have been installed or removed since the last call.
-            self.installed = installed(&self.dirs);
+            // A scheduler installed a moment ago is named in the answer's messages.
+            self.installed.refresh(&self.dirs, true);
             let result = self.carry_out(call.method, &call.request);
             if let Err(e) = &result {
                 log::warn!("D-Bus: {} failed: {}", call.method, e.message);

@@ -12,7 +12,6 @@ mod plan;
 mod reload;
 mod signals;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -88,7 +87,7 @@ struct Service {
     /// The configured scheduler and its mode (`DefaultScheduler`, `DefaultMode`).
     defaults: (String, u32),
     /// Each installed scheduler and its profiles.
-    installed: BTreeMap<String, Vec<String>>,
+    installed: calls::Installed,
 }
 
 /// `scx-loader run`; returns the exit code.
@@ -109,14 +108,13 @@ pub fn run(opts: Options) -> Result<u8> {
     };
     let _ = std::fs::remove_file(runtime_dir().join(crate::power::AUTO_FILE));
     let defaults = calls::defaults_of(&plan);
-    let installed = calls::installed(&dirs);
+    let installed = calls::Installed::read(&dirs);
     let mut first = bus::Snapshot {
         current: "unknown".into(),
-        supported: installed.keys().cloned().collect(),
         default_scheduler: defaults.0.clone(),
         default_mode: defaults.1,
         state: "starting".into(),
-        profiles: installed.clone(),
+        profiles: installed.profiles.clone(),
         ..bus::Snapshot::default()
     };
     let mut bus = start_bus(&signals, &first);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::calls::{classify, defaults_of, installed};
+use super::calls::{classify, defaults_of};
 use super::child::start;
 use super::plan::{prepare, Plan};
 use super::{Mode, Service};
@@ -76,7 +76,7 @@ impl Service {
             }
         };
         self.defaults = defaults_of(&plan);
-        self.installed = installed(&self.dirs);
+        self.installed.refresh(&self.dirs, true);
         let running_same = match &self.mode {
             Mode::Running { child, .. } => child.target == plan.primary,
             _ => false,
