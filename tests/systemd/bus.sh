@@ -1,11 +1,13 @@
 # bus.sh - the service on the system bus (org.scx.Loader): introspection shows every member;
 # as root a switch hot-swaps (same MainPID) and returns only once the kernel runs the new
-# scheduler, announced by PropertiesChanged; modes run the profile; a bad name, a rejected flag,
-# a scheduler that cannot attach and a mode it lacks are named D-Bus errors while the old
-# scheduler runs on, and a call while another runs is refused as busy; StopScheduler,
-# RestoreDefault; a kill -9 is announced as restarting then running. Unprivileged callers may
-# read but not call, until a polkit rule grants their group the action. Without a bus the
-# service runs as before and says so once. The unit's exposure stays at most 2.0.
+# scheduler, announced by PropertiesChanged; modes run the profile (0: auto); a bad name, a
+# rejected flag, a scheduler that cannot attach and a mode it lacks are named D-Bus errors while
+# the old scheduler runs on, and a call while another runs is refused as busy; StopScheduler,
+# StartScheduler, RestartScheduler, RestoreDefault; schedulers installed or removed meanwhile
+# are listed; a kill -9 is announced as restarting then running. Unprivileged callers may read
+# but not call, until a polkit rule grants their group the action; without polkitd only root
+# may. Without a bus the service runs as before and says so once. The unit's exposure stays at
+# most 2.0.
 . /scenarios/lib/service.sh
 
 DEST=org.scx.Loader
@@ -164,7 +166,7 @@ wait "$first" || { cat /tmp/first.txt; fail "the first switch failed"; }
 expect_eq "$(sx_ops)" scx_rlfifo "attached scheduler after the busy refusal (the first call's)"
 call SwitchScheduler su scx_bpfland 1
 
-echo "== StopScheduler, RestoreDefault"
+echo "== StopScheduler"
 call StopScheduler
 expect_eq "$(sx_state)" disabled "sched_ext state after StopScheduler"
 expect_eq "$(bus_get $ST State)" 's "stopped"' "State after StopScheduler"
@@ -173,6 +175,26 @@ expect_eq "$(prop ActiveState)" active "ActiveState after StopScheduler"
 scx-loader status > /tmp/status.txt
 grep -q "^service: *stopped (nothing of ours attached)$" /tmp/status.txt \
     || { cat /tmp/status.txt; fail "scx-loader status does not show the stopped service"; }
+
+echo "== StartScheduler in mode 0 (auto), StartSchedulerWithArgs, RestartScheduler"
+call StartScheduler su scx_bpfland 0
+expect_eq "$(sx_ops)" scx_bpfland "attached scheduler after StartScheduler from stopped"
+expect_eq "$(bus_get $IF SchedulerMode)" "u 0" "SchedulerMode of mode 0"
+case "$(prop StatusText)" in
+    "scx_bpfland running"*"; auto profile "*) ok "mode 0 follows the power state: $(prop StatusText)" ;;
+    *) fail "StartScheduler mode 0 does not run auto: $(prop StatusText)" ;;
+esac
+call StartSchedulerWithArgs sas scx_rustland 0
+expect_eq "$(sx_ops)" scx_rustland "attached scheduler after StartSchedulerWithArgs"
+case "$(prop StatusText)" in
+    *"auto profile"*) fail "auto still runs after a start with arguments: $(prop StatusText)" ;;
+esac
+before=$(scheduler_pid)
+call RestartScheduler
+expect_eq "$(sx_ops)" scx_rustland "attached scheduler after RestartScheduler"
+[ "$(scheduler_pid)" != "$before" ] || fail "RestartScheduler kept scheduler process $before"
+expect_eq "$(prop MainPID)" "$pid" "MainPID after RestartScheduler"
+ok "RestartScheduler started scx_rustland again as a new process"
 call RestoreDefault
 expect_eq "$(sx_ops)" scx_rlfifo "attached scheduler after RestoreDefault (the file's)"
 expect_eq "$(bus_get $ST State)" 's "running"' "State after RestoreDefault"
@@ -218,7 +240,20 @@ out=$(as_user scxuser dbus-send --system --print-reply --dest=$DEST $OBJ $IF.Sto
     && fail "a user outside scxadmin stopped the scheduler"
 ok "a user outside scxadmin is still refused"
 rm -f /etc/polkit-1/rules.d/50-scx-test.rules
-systemctl restart polkit
+
+echo "== without polkitd only root may call"
+systemctl mask polkit > /dev/null 2>&1
+systemctl stop polkit
+out=$(as_user scxadm dbus-send --system --print-reply --dest=$DEST $OBJ $IF.StopScheduler 2>&1) \
+    && fail "a user stopped the scheduler without polkitd"
+case "$out" in
+    "Error org.scx.Loader.Error.AccessDenied: "*"polkitd did not answer"*) ok "without polkitd: $out" ;;
+    *) fail "without polkitd the call failed otherwise: $out" ;;
+esac
+call SwitchScheduler su scx_rlfifo 0
+expect_eq "$(sx_ops)" scx_rlfifo "attached scheduler after root's switch without polkitd"
+systemctl unmask polkit > /dev/null 2>&1
+systemctl start polkit || fail "polkitd does not start again"
 userdel scxuser; userdel scxadm; groupdel scxadmin 2>/dev/null
 systemctl stop scx
 
