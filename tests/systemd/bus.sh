@@ -266,6 +266,9 @@ start_ok scx_rlfifo
 [ "$(journal_loader | grep -c "D-Bus interface off: no system bus")" = 1 ] \
     || { show_journal; fail "the loader does not say once that the bus interface is off"; }
 busctl status "$DEST" > /dev/null 2>&1 && fail "$DEST is on the bus without a bus"
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/scx-no-bus scx-loader monitor > /tmp/nobus.txt 2>&1
+expect_eq "$?" 32 "exit code of scx-loader monitor without a bus"
+grep -q "needs the system bus" /tmp/nobus.txt || { cat /tmp/nobus.txt; fail "monitor does not say it needs the bus"; }
 conf "SCX_SCHEDULER=scx_rustland"
 systemctl reload scx || { show_journal; fail "reload without a bus failed"; }
 expect_eq "$(sx_ops)" scx_rustland "attached scheduler after a reload without a bus"
