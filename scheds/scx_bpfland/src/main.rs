@@ -55,8 +55,9 @@ struct Cli {
     #[arg(long)]
     pack: bool,
 
-    /// A task that was preempted or used up its slice while nothing waits goes back to its own
-    /// CPU: no migration while it keeps its CPU busy (tasks that wait still share the CPUs).
+    /// A task that was preempted or used up its slice goes back to its own CPU while nothing
+    /// waits, or behind the waiting task its CPU just took: no migration while it keeps its CPU
+    /// busy (tasks that wait still share the CPUs).
     #[arg(long)]
     sticky: bool,
 

@@ -54,10 +54,16 @@
  *    on its own CPU instead.
  *
  *  - With --sticky (the hpc profile) a task that was preempted or used up its
- *    slice while nothing waits in its LLC queue goes back to its own CPU's
- *    local queue instead: no migration while it keeps its CPU busy, and its
- *    cache stays warm. When tasks wait, it queues like any other, so an
- *    overloaded LLC still shares its CPUs by deadline.
+ *    slice goes back to its own CPU's local queue instead of the LLC queue,
+ *    behind at most one task: no migration while it keeps its CPU busy, and
+ *    its cache stays warm. It does so while nothing waits in its LLC queue,
+ *    or when ops.dispatch() has just taken the task in front of it from that
+ *    queue: then each slice that ends on a CPU still serves one waiting task
+ *    there, and the task it interrupted resumes on the same CPU. Otherwise
+ *    (tasks wait and the CPU's local queue already held the next task, as
+ *    when two of them take turns there) it queues like any other, so an
+ *    overloaded LLC still shares its CPUs by deadline and the queue is never
+ *    left waiting behind local queues that refill themselves.
  *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
@@ -127,6 +133,12 @@ u64 llc_rescue_ts[BPFLAND_MAX_LLCS];
 /* Whether the task each CPU runs is interactive (set in ops.running()). */
 u8 cpu_runs_interactive[BPFLAND_MAX_CPUS];
 
+/*
+ * --sticky: whether ops.dispatch() on each CPU moved a queued task to its local
+ * queue since that CPU last started a task.
+ */
+u8 cpu_took_queued[BPFLAND_MAX_CPUS];
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -143,6 +155,7 @@ struct task_ctx {
 	u64 nvcsw_ts;		/* start of the current window */
 	u64 avg_nvcsw;		/* voluntary switches per second, averaged */
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
+	bool stopped_runnable;	/* it stopped running but stayed runnable (preempted) */
 };
 
 struct {
@@ -399,14 +412,17 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	clamp_lag(tctx, llc);
 
 	/*
-	 * --sticky: preempted or out of slice with nothing else waiting, it stays
-	 * on its CPU, behind at most the one task that took the CPU from it (which
-	 * ops.dispatch() has just moved to the local queue).
+	 * --sticky: preempted or out of slice, it stays on its CPU, behind at
+	 * most the one task that took the CPU from it, while nothing waits or
+	 * when ops.dispatch() has just served the queue on this CPU.
 	 */
-	if (sticky && !(enq_flags & (SCX_ENQ_WAKEUP | SCX_ENQ_REENQ)) && cpu >= 0 &&
-	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
-	    scx_bpf_dsq_nr_queued(llc_dsq(llc)) == 0 &&
+	if (sticky && tctx->stopped_runnable &&
+	    !(enq_flags & (SCX_ENQ_WAKEUP | SCX_ENQ_REENQ)) &&
+	    cpu >= 0 && cpu < BPFLAND_MAX_CPUS && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    (scx_bpf_dsq_nr_queued(llc_dsq(llc)) == 0 ||
+	     cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)]) &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 1) {
+		cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 0;
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(llc), enq_flags);
 		STAT_INC(kept);
 		return;
@@ -524,6 +540,8 @@ void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 	if (scx_dsq_move_to_local(llc_dsq(llc))) {
+		if (sticky && cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
+			cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 1;
 		STAT_INC(llc_local);
 		return;
 	}
@@ -562,8 +580,11 @@ void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 	if (pack && tctx->wait_ts && time_before(tctx->wait_ts + PACK_WAIT_NS, tctx->start_ts))
 		STAT_INC(long_waits);
 	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
-	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
+	tctx->stopped_runnable = false;
+	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS) {
 		cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] = is_interactive(tctx);
+		cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 0;
+	}
 	if (time_before(llc_vclock[llc], tctx->vruntime))
 		llc_vclock[llc] = tctx->vruntime;
 }
@@ -577,6 +598,7 @@ void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
 		return;
 	charge(p, tctx, now);
 	tctx->start_ts = 0;
+	tctx->stopped_runnable = runnable;
 	if (runnable)
 		wait_begin(&tctx->wait_ts, now);
 
