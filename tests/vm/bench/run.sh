@@ -245,29 +245,48 @@ wl_duty() {
         --work-us 4000 --period-us 16000
 }
 
-# stress-ng --matrix, one worker per CPU, and how often its workers migrated: the sum of their
-# se.nr_migrations (/proc/PID/sched) a second before they end, over the time they ran
-wl_matrix() {
-    _s=$1 _r=$2
-    stress-ng --matrix "$NCPU" --timeout "${MX_SECS}s" --metrics-brief > /tmp/matrix.out 2>&1 &
-    _mx=$!
-    sleep $((MX_SECS - 1))
+# The sum of se.nr_migrations (/proc/PID/sched) over the stress-ng --matrix workers in _migr,
+# their number in _workers. Shell builtins only: a process forked per worker (sed in a command
+# substitution) wakes on a busy CPU and displaces a worker, so the reading would add to what it
+# reads.
+matrix_migrations() {
     _migr=0
     _workers=0
     for _d in /proc/[0-9]*; do
         read -r _comm < "$_d/comm" 2>/dev/null || continue
         # The worker's comm, cut to 15 characters.
         [ "$_comm" = stress-ng-matri ] || continue
-        _n=$(sed -n 's/^se.nr_migrations *: *//p' "$_d/sched" 2>/dev/null)
-        [ -n "$_n" ] || continue
-        _migr=$((_migr + _n))
-        _workers=$((_workers + 1))
+        while read -r _key _colon _n; do
+            [ "$_key" = se.nr_migrations ] || continue
+            _migr=$((_migr + _n))
+            _workers=$((_workers + 1))
+            break
+        done < "$_d/sched" 2>/dev/null
     done
+}
+
+# stress-ng --matrix, one worker per CPU, and how often its workers migrated once they run:
+# their migrations from 1 s after the start to a second before the end (the placement of new
+# workers is the same for every scheduler and not what hpc's stickiness is about)
+wl_matrix() {
+    _s=$1 _r=$2
+    stress-ng --matrix "$NCPU" --timeout "${MX_SECS}s" --metrics-brief > /tmp/matrix.out 2>&1 &
+    _mx=$!
+    sleep 1
+    matrix_migrations
+    _m0=$_migr _w0=$_workers
+    sleep $((MX_SECS - 2))
+    matrix_migrations
     wait "$_mx"
     _rc=$?
     rec_file matrix "$_s" "$_r" /tmp/matrix.out
     grep -e ' bogo ops' -e '] matrix ' /tmp/matrix.out
-    rec migrations "$_s" "$_r" "migrations=$_migr workers=$_workers secs=$((MX_SECS - 1))"
+    # A worker that ended or started in between would skew the difference: no figure then.
+    if [ "$_workers" = "$_w0" ]; then
+        rec migrations "$_s" "$_r" "migrations=$((_migr - _m0)) workers=$_workers secs=$((MX_SECS - 2))"
+    else
+        rec migrations "$_s" "$_r" "migrations=0 workers=0 secs=$((MX_SECS - 2))"
+    fi
     rec matrix-rc "$_s" "$_r" "$_rc"
     ejected "$_s" "$_r" matrix && return 1
     [ "$_rc" = 0 ] || return 1
