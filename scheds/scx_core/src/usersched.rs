@@ -85,6 +85,9 @@ pub struct DispatchedTask {
     pub slice_ns: u64,
     /// The task's new virtual runtime (0 keeps the one BPF has).
     pub vtime: u64,
+    /// Its place in the shared queue when it goes to any CPU: lower runs first; 0 puts it
+    /// behind the tasks waiting there, so decisions without one are served in order.
+    pub deadline: u64,
     pub flags: u64,
     /// CLOCK_MONOTONIC ns when it was sent (set by [`UserSched::dispatch`]); times the round
     /// trip's stages.
@@ -93,7 +96,7 @@ pub struct DispatchedTask {
 
 // The same sizes are asserted on the C side, in intf.h.
 const _: () = assert!(size_of::<QueuedTask>() == 88);
-const _: () = assert!(size_of::<DispatchedTask>() == 48);
+const _: () = assert!(size_of::<DispatchedTask>() == 56);
 
 impl DispatchedTask {
     /// A decision for `task` on any CPU with the default slice.
@@ -104,6 +107,7 @@ impl DispatchedTask {
             seq: task.seq,
             slice_ns: 0,
             vtime: 0,
+            deadline: 0,
             flags: 0,
             sent_kt: 0,
         }
@@ -112,6 +116,12 @@ impl DispatchedTask {
     /// Set the task's virtual runtime (what the next enqueue reports as `vtime`).
     pub fn vtime(mut self, vtime: u64) -> Self {
         self.vtime = vtime;
+        self
+    }
+
+    /// Its place among the tasks waiting for any CPU: lower runs first.
+    pub fn deadline(mut self, deadline: u64) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -675,6 +685,7 @@ mod tests {
                 seq: 7,
                 slice_ns: 1000,
                 vtime: 0,
+                deadline: 0,
                 flags: DISPATCH_F_PREEMPT,
                 sent_kt: 0,
             }

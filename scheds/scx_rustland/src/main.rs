@@ -13,8 +13,10 @@
 //!   they share CPUs by weight; a task that waited [`MAX_WAIT_SLICES`] maximum slices goes first;
 //! - a wakeup that finds an idle CPU runs there at once, decided in BPF (previous CPU, then an
 //!   idle core, then any idle CPU); everything else comes here;
-//! - only about one task per CPU is handed out at a time, so a later task with an earlier
-//!   deadline still overtakes; when a CPU runs dry it rings the doorbell for more;
+//! - a task that may run on more than one CPU and finds none free is handed out at once to the
+//!   shared queue, which the kernel keeps in deadline order: a later task with an earlier
+//!   deadline still overtakes the ones waiting there, and no CPU idles until this scheduler
+//!   wakes up while tasks wait; a task pinned to one CPU waits here until that CPU is free;
 //! - a waking task whose last burst was shorter than the shortest slice preempts the task on
 //!   its previous CPU (its only CPU, if it is pinned): that is where wakeup latency is won
 //!   against a CPU hog. At most one such preemption per CPU and round, and none once a task with
@@ -238,18 +240,19 @@ impl Deadline {
 impl Policy for Deadline {
     /// One round: hand out tasks in deadline order. A task pinned to one CPU goes there only
     /// when that CPU is free (idle, or the one this loop runs on), so tasks sharing a CPU are
-    /// compared at every slice boundary; other tasks go to an idle CPU or the shared queue, about
-    /// one per CPU beyond what already waits there.
+    /// compared at every slice boundary; other tasks go to a free CPU, or wait in the shared
+    /// queue by their deadline.
     fn schedule(&mut self, sched: &mut UserSched<'_>) -> scx_core::Result<()> {
         while let Some(task) = sched.dequeue_task() {
             self.enqueue(task);
         }
         let shared = sched.counters().shared_queued;
-        let nr_cpus = sched.nr_cpus() as u64;
-        let mut budget = nr_cpus.saturating_sub(shared);
+        // How many more tasks the shared queue holds before one of them waits for a slice to
+        // end rather than for a CPU to get free.
+        let mut budget = (sched.nr_cpus() as u64).saturating_sub(shared);
         let slice = self.slice(self.queue.len() as u64 + shared);
 
-        // Once a task had to wait for lack of CPUs, no later one (by deadline) may preempt.
+        // Once a task has to wait for lack of CPUs, no later one (by deadline) may preempt.
         let mut blocked = false;
         while let Some(Reverse(next)) = self.queue.pop() {
             let task = &next.task;
@@ -276,12 +279,12 @@ impl Policy for Deadline {
                     self.claim(task.cpu);
                     self.preempted += 1;
                 } else if cpu == CPU_ANY {
+                    // It waits in the shared queue, in deadline order.
                     if budget == 0 {
                         blocked = true;
-                        self.held.push(next);
-                        continue;
                     }
-                    budget -= 1;
+                    budget = budget.saturating_sub(1);
+                    decision = decision.deadline(next.deadline.max(1));
                 } else {
                     self.claim(cpu);
                     decision = decision.cpu(cpu);

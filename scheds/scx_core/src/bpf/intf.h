@@ -53,6 +53,8 @@ struct dispatched_task {
 	u64 seq;		/* the queued_task's seq; stale decisions are dropped */
 	u64 slice_ns;		/* 0: the scheduler's default slice */
 	u64 vtime;		/* 0: keep; else the task's new vruntime */
+	u64 deadline;		/* its place in the shared DSQ (USERSCHED_CPU_ANY):
+				 * lower runs first; 0: behind the tasks there */
 	u64 flags;		/* DISPATCH_F_* */
 	u64 sent_kt;		/* CLOCK_MONOTONIC ns when user space sent it; 0: untimed */
 };
@@ -77,7 +79,7 @@ enum dispatch_flags {
 
 _Static_assert(sizeof(struct queued_task) == 88,
 	       "struct queued_task must match QueuedTask in usersched.rs");
-_Static_assert(sizeof(struct dispatched_task) == 48,
+_Static_assert(sizeof(struct dispatched_task) == 56,
 	       "struct dispatched_task must match DispatchedTask in usersched.rs");
 
 #endif /* __SCX_USERSCHED_INTF_H */

@@ -14,7 +14,17 @@
  *    writes dispatched_task records to the "dispatched" USER_RINGBUF.
  *    ops.dispatch() drains them, inserting each task into the target CPU's
  *    local DSQ (kicking that CPU if it idles) or, for "any CPU", into a shared
- *    FIFO DSQ that every CPU consumes from.
+ *    DSQ that every CPU consumes from.
+ *
+ *  - The shared DSQ is ordered by a key: the deadline a decision carries, or,
+ *    for a decision without one and for every task that skips user space,
+ *    the key of the last task that left the shared DSQ to run (shared_vclock),
+ *    which puts it behind what waits there (equal keys keep their order). So
+ *    a policy can hand out every task at once and a later task with an
+ *    earlier deadline still overtakes the ones waiting, and a policy without
+ *    deadlines (scx_rlfifo) gets a FIFO. The kernel then needs no answer from
+ *    user space to keep a CPU busy while tasks wait. Since that key lives in
+ *    p->scx.dsq_vtime, the task's own weighted vruntime lives in its task_ctx.
  *
  *  - The user-space scheduler's own threads and kernel threads never take
  *    the round trip: they go straight to a local DSQ, ahead of everything
@@ -77,8 +87,10 @@ const volatile s32 usersched_tgid;
 const volatile u64 slice_ns = 5000000ULL;
 const volatile bool direct_idle;
 
-/* DSQ for "any CPU" decisions and ring-buffer overflow. */
+/* DSQ for "any CPU" decisions and ring-buffer overflow, ordered by key. */
 #define SHARED_DSQ	0
+/* The shared DSQ's key of a task that goes before everything there. */
+#define SHARED_KEY_HEAD	0
 
 UEI_DEFINE(uei);
 
@@ -93,6 +105,7 @@ u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
 u64 nr_kicks;		/* idle CPUs woken for dispatched work */
 u64 nr_doorbells;	/* doorbells rung */
 u64 nr_shared_queued;	/* tasks in the shared DSQ, as last seen by ops.dispatch() */
+u64 shared_vclock;	/* key of the last task that left the shared DSQ to run */
 
 /* Round-trip stages (enum usersched_stage): sum and count; max is reset by user space. */
 u64 stage_sum_ns[NR_STAGES];
@@ -171,7 +184,10 @@ struct task_ctx {
 	u64 sum_runtime;
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
+	u64 shared_key;		/* its key there */
+	u64 vtime;		/* weighted vruntime (p->scx.dsq_vtime is the shared key) */
 	u32 in_user;		/* 0, or user space holds it: see custody_of() */
+	bool in_shared;		/* inserted into the shared DSQ since it last ran */
 };
 
 struct {
@@ -332,23 +348,44 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	return cpu;
 }
 
-/*
- * A task that does not go through user space waits in the shared DSQ, where
- * the next sched_ext turn of any CPU it may use finds it (at the head if
- * SCX_ENQ_HEAD, which shared_head_overdue() never counts as late), and an idle
- * CPU it may use, if there is one, is woken for it.
- */
-static void to_shared(struct task_struct *p, u64 enq_flags)
+/* The key that puts a task behind every task waiting in the shared DSQ. */
+static u64 shared_key_tail(void)
 {
-	struct task_ctx *tctx = lookup_task_ctx(p);
+	return READ_ONCE(shared_vclock) ?: 1;
+}
+
+/*
+ * Inserts @p into the shared DSQ at @key (SHARED_KEY_HEAD: first in line,
+ * which shared_head_overdue() never counts as late), and wakes an idle CPU it
+ * may use, if there is one.
+ */
+static void insert_shared(struct task_struct *p, struct task_ctx *tctx, u64 slice, u64 key,
+			  u64 enq_flags)
+{
 	s32 idle;
 
-	if (tctx)
-		tctx->shared_ts = (enq_flags & SCX_ENQ_HEAD) ? 0 : scx_now();
-	scx_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+	if (tctx) {
+		tctx->shared_ts = key == SHARED_KEY_HEAD ? 0 : scx_now();
+		tctx->shared_key = key;
+		tctx->in_shared = true;
+	}
+	/* A keyed DSQ has no head and tail: the key says where the task goes. */
+	scx_dsq_insert_vtime(p, SHARED_DSQ, slice, key, enq_flags & ~SCX_ENQ_HEAD);
 	idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (idle >= 0)
 		kick_idle_cpu(idle);
+}
+
+/*
+ * A task that does not go through user space waits in the shared DSQ, where
+ * the next sched_ext turn of any CPU it may use finds it: behind what waits
+ * there, or first if SCX_ENQ_HEAD.
+ */
+static void to_shared(struct task_struct *p, u64 enq_flags)
+{
+	u64 key = (enq_flags & SCX_ENQ_HEAD) ? SHARED_KEY_HEAD : shared_key_tail();
+
+	insert_shared(p, lookup_task_ctx(p), slice_ns, key, enq_flags);
 }
 
 /*
@@ -395,6 +432,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	tctx->seq++;
+	tctx->in_shared = false;
 
 	/* Its CPU is held by a higher class: not to user space (see cpu_is_held()). */
 	if (held) {
@@ -429,7 +467,7 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 	qt->stop_ts = tctx->stop_ts;
 	qt->exec_runtime = (enq_flags & SCX_ENQ_WAKEUP) ? tctx->last_burst : tctx->exec_runtime;
 	qt->sum_runtime = tctx->sum_runtime;
-	qt->vtime = p->scx.dsq_vtime;
+	qt->vtime = tctx->vtime;
 	qt->queued_kt = bpf_ktime_get_ns();
 	/* Only wakeups are timed: that is the latency a user feels. */
 	tctx->queued_kt = (enq_flags & SCX_ENQ_WAKEUP) ? qt->queued_kt : 0;
@@ -480,7 +518,7 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 		goto out;
 	}
 	if (d.vtime)
-		scx_task_set_vtime(p, d.vtime);
+		tctx->vtime = d.vtime;
 	if (d.sent_kt && tctx->queued_kt && d.sent_kt >= tctx->queued_kt) {
 		u64 now = bpf_ktime_get_ns();
 
@@ -516,15 +554,8 @@ static long apply_decision(struct bpf_dynptr *dynptr, void *ctx)
 	}
 
 shared:
-	tctx->shared_ts = scx_now();
-	scx_dsq_insert(p, SHARED_DSQ, slice, 0);
+	insert_shared(p, tctx, slice, d.deadline ?: shared_key_tail(), 0);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
-	{
-		s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-
-		if (cpu >= 0)
-			kick_idle_cpu(cpu);
-	}
 out:
 	bpf_task_release(p);
 	/* Stop before the dispatch buffer overflows; the rest waits in the ring. */
@@ -732,6 +763,12 @@ void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 		return;
 	tctx->start_ts = scx_now();
 	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
+	/* A lost race between two CPUs leaves the clock one key behind, for one task. */
+	if (tctx->in_shared) {
+		tctx->in_shared = false;
+		if (tctx->shared_key > READ_ONCE(shared_vclock))
+			WRITE_ONCE(shared_vclock, tctx->shared_key);
+	}
 	if (tctx->applied_kt) {
 		u64 now = bpf_ktime_get_ns();
 
@@ -762,7 +799,7 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 	tctx->exec_runtime += delta;
 	tctx->sum_runtime += delta;
 	tctx->stop_ts = now;
-	scx_task_set_vtime(p, p->scx.dsq_vtime + scale_by_task_weight_inverse(p, delta));
+	tctx->vtime += scale_by_task_weight_inverse(p, delta);
 }
 
 void BPF_STRUCT_OPS(usersched_update_idle, s32 cpu, bool idle)
@@ -819,9 +856,10 @@ void BPF_STRUCT_OPS(usersched_dump, struct scx_dump_ctx *dctx)
 
 	scx_bpf_dump("usersched: records sent=%llu read by user space=%llu unread=%lld\n",
 		     sent, read, (s64)(sent - read));
-	scx_bpf_dump("usersched: held back for any CPU=%llu shared queue=%d applied=%llu stale=%llu\n",
+	scx_bpf_dump("usersched: held back for any CPU=%llu shared queue=%d (clock %llu) "
+		     "applied=%llu stale=%llu\n",
 		     READ_ONCE(nr_user_pending), scx_bpf_dsq_nr_queued(SHARED_DSQ),
-		     READ_ONCE(nr_user_dispatches), READ_ONCE(nr_stale));
+		     READ_ONCE(shared_vclock), READ_ONCE(nr_user_dispatches), READ_ONCE(nr_stale));
 	scx_bpf_dump("usersched: kept from user space on held CPUs=%llu taken back=%llu\n",
 		     READ_ONCE(nr_held_bypasses), READ_ONCE(nr_taken_back));
 	scx_bpf_dump("usersched: while the scheduler was blocked: kept from user space=%llu "
