@@ -194,6 +194,8 @@ pub struct Counters {
     pub doorbells: u64,
     /// Tasks waiting in the shared queue (a snapshot).
     pub shared_queued: u64,
+    /// Slices renewed because nothing waited when they ended.
+    pub prev_kept: u64,
     /// Tasks kept from user space because a higher scheduling class held their CPU.
     pub held_bypasses: u64,
     /// Tasks a held CPU took back from user space, so its sched_ext turn had work.
@@ -254,7 +256,8 @@ impl fmt::Display for Counters {
         write!(
             f,
             "queued={} user_dispatched={} kernel_dispatched={} direct={} fallbacks={} stale={} \
-             bad_cpu={} kicks={} doorbells={} shared_queued={} held_bypasses={} taken_back={}",
+             bad_cpu={} kicks={} doorbells={} shared_queued={} prev_kept={} held_bypasses={} \
+             taken_back={}",
             self.queued,
             self.user_dispatches,
             self.kernel_dispatches,
@@ -265,6 +268,7 @@ impl fmt::Display for Counters {
             self.kicks,
             self.doorbells,
             self.shared_queued,
+            self.prev_kept,
             self.held_bypasses,
             self.taken_back
         )
@@ -615,6 +619,7 @@ impl<'obj> UserSched<'obj> {
             kicks: read_u64(&b.nr_kicks),
             doorbells: read_u64(&b.nr_doorbells),
             shared_queued: read_u64(&b.nr_shared_queued),
+            prev_kept: read_u64(&b.nr_prev_kept),
             held_bypasses: read_u64(&b.nr_held_bypasses),
             taken_back: read_u64(&b.nr_taken_back),
             stages: {

@@ -17,6 +17,7 @@
 //!   shared queue, which the kernel keeps in deadline order: a later task with an earlier
 //!   deadline still overtakes the ones waiting there, and no CPU idles until this scheduler
 //!   wakes up while tasks wait; a task pinned to one CPU waits here until that CPU is free;
+//! - a task whose slice ends while nothing waits runs on with a new slice (renewed in BPF);
 //! - a waking task whose last burst was shorter than the shortest slice preempts the task on
 //!   its previous CPU (its only CPU, if it is pinned): that is where wakeup latency is won
 //!   against a CPU hog. At most one such preemption per CPU and round, and none once a task with

@@ -63,12 +63,19 @@
  *    CPU that runs out of work while some of them could run there rings a
  *    doorbell (a record with pid 0 naming the CPU) so user space wakes up and
  *    hands out more. A task that ends its slice with nothing else waiting for
- *    its CPU comes back to user space flagged SCX_ENQ_LAST, which tells user
- *    space the same: its CPU is free, and the task competes with the others.
+ *    its CPU, while user space holds tasks, comes back to user space flagged
+ *    SCX_ENQ_LAST, which tells user space the same: its CPU is free, and the
+ *    task competes with the others.
+ *
+ *  - A task that ends its slice while nothing waits at all (nothing for its
+ *    CPU in the kernel, nothing held or unread in user space) gets a new slice
+ *    and runs on: there is nobody to weigh it against, and a round trip would
+ *    leave its CPU idle until user space answered (see keep_prev()).
  *
  * SCX_OPS_ENQ_LAST is set: a task whose slice ends goes back to user space
- * even when nothing else waits for its CPU, so the policy, not the kernel,
- * decides at every slice boundary who runs next.
+ * even when nothing else waits for its CPU in the kernel, so the policy, not
+ * the kernel, decides at every slice boundary who runs next, whenever there
+ * is a choice to make.
  *
  * The cost is one ring-buffer round trip per scheduling decision, which is why
  * wakeups can optionally be dispatched directly to an idle CPU from
@@ -105,6 +112,7 @@ u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
 u64 nr_kicks;		/* idle CPUs woken for dispatched work */
 u64 nr_doorbells;	/* doorbells rung */
 u64 nr_shared_queued;	/* tasks in the shared DSQ, as last seen by ops.dispatch() */
+u64 nr_prev_kept;	/* slices renewed because nothing waited (see keep_prev()) */
 u64 shared_vclock;	/* key of the last task that left the shared DSQ to run */
 
 /* Round-trip stages (enum usersched_stage): sum and count; max is reset by user space. */
@@ -592,6 +600,38 @@ static void ring_doorbell(s32 cpu, struct task_struct *prev)
 }
 
 /*
+ * Renews the slice of @prev, which used up its slice on @cpu and is still
+ * runnable, when nothing waits for it to end: ops.dispatch() found nothing
+ * for @cpu, and user space holds no task and has no record left to read.
+ * The kernel then keeps running @prev. Otherwise @prev goes back to user
+ * space flagged SCX_ENQ_LAST, and @cpu idles until a decision comes: for a
+ * CPU-bound task alone on its CPU that was a round trip per slice, each
+ * leaving the CPU idle for as long as user space took to wake up and answer.
+ * A record sent meanwhile is decided as usual: preempting, or waiting for a
+ * CPU in the shared DSQ.
+ */
+static bool keep_prev(struct task_struct *prev, s32 cpu)
+{
+	u64 sent, read;
+	u32 idx;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
+		return false;
+	idx = (u32)cpu & (USERSCHED_MAX_CPUS - 1);
+	if (READ_ONCE(nr_user_pending) || READ_ONCE(pinned_pending[idx]))
+		return false;
+	sent = READ_ONCE(nr_queued) + READ_ONCE(nr_doorbells);
+	read = READ_ONCE(nr_user_read);
+	if (sent != read)
+		return false;
+	scx_task_set_slice(prev, slice_ns);
+	__sync_fetch_and_add(&nr_prev_kept, 1);
+	return true;
+}
+
+/*
  * Whether the oldest task of the shared DSQ has waited there a whole slice:
  * then it goes before anything else this CPU might run. Without iterators
  * (older kernels) every task counts as overdue, which only costs latency.
@@ -736,8 +776,9 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 		take_back(cpu, false);
 		return;
 	}
-	if (!pinned && !dctx.local)
-		ring_doorbell(cpu, prev);
+	if (pinned || dctx.local || keep_prev(prev, cpu))
+		return;
+	ring_doorbell(cpu, prev);
 }
 
 void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)

@@ -1,0 +1,61 @@
+# hogs.sh - one CPU hog per CPU and nothing else to run, under each user-space scheduler: a slice
+# that ends while nothing waits is renewed in BPF, without the round trip through user space that
+# left the CPU idle until the scheduler answered; records to user space stay rare.
+. /scenarios/lib/sched.sh
+
+NCPU=$(nproc)
+SECS=4
+
+# counter KEY: KEY=N from the last stats line of the scheduler's log, into _n
+counter() {
+    _n=$(grep '^.*stats: ' "/tmp/$S.log" | tail -n 1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p")
+    [ -n "$_n" ] || { sched_log "$S"; fail "$S: no $1= in its stats line"; }
+}
+
+# idle_ticks: the idle and the total ticks of all CPUs, into _idle and _total
+idle_ticks() {
+    read -r _c _u _n _s _idle _w _irq _sirq _st _rest < /proc/stat
+    _total=$((_u + _n + _s + _idle + _w + _irq + _sirq + _st))
+}
+
+check() {
+    S=$1
+    attach_fresh "$S" --stats 1
+    hogs=
+    _i=0
+    while [ "$_i" -lt "$NCPU" ]; do
+        sh -c 'while :; do :; done' &
+        hogs="$hogs $!"
+        _i=$((_i + 1))
+    done
+    sleep 2
+    counter prev_kept
+    kept0=$_n
+    counter queued
+    queued0=$_n
+    idle_ticks
+    idle0=$_idle total0=$_total
+    sleep "$SECS"
+    counter prev_kept
+    kept=$((_n - kept0))
+    counter queued
+    queued=$((_n - queued0))
+    idle_ticks
+    idle_pct=$(((_idle - idle0) * 100 / (_total - total0 + 1)))
+    # shellcheck disable=SC2086
+    kill $hogs
+    # shellcheck disable=SC2086
+    wait $hogs 2>/dev/null
+    echo "$S: about $SECS s with $NCPU hogs: slices renewed in BPF $kept, records sent to user space $queued, CPUs idle $idle_pct %"
+    expect_eq "$(sx_ops)" "$S" "attached scheduler after the hogs"
+    # A 20 ms slice ends 50 times a second; a fifth of them is plenty for the check.
+    [ "$kept" -ge $((NCPU * SECS * 10)) ] \
+        || { sched_log "$S"; fail "$S renewed only $kept slices of $NCPU hogs in $SECS s"; }
+    [ "$queued" -lt "$kept" ] \
+        || { sched_log "$S"; fail "$S sent $queued records to user space for $kept renewed slices"; }
+    ok "$S renews a hog's slice when nothing waits"
+    signal_sched INT
+    expect_eq "$SX_RC" 0 "exit code after SIGINT"
+}
+
+for_each_sched check $SX_USERSPACE_SCHEDULERS
