@@ -111,25 +111,6 @@ ejected() {
     return 0
 }
 
-# start_hogs: one busy loop per CPU
-HOG_PIDS=
-start_hogs() {
-    _i=0
-    while [ "$_i" -lt "$NCPU" ]; do
-        sh -c 'while :; do :; done' &
-        HOG_PIDS="$HOG_PIDS $!"
-        _i=$((_i + 1))
-    done
-}
-
-stop_hogs() {
-    # shellcheck disable=SC2086
-    kill $HOG_PIDS 2>/dev/null
-    # shellcheck disable=SC2086
-    wait $HOG_PIDS 2>/dev/null
-    HOG_PIDS=
-}
-
 # wl_throughput SCHED RUN (and each wl_*): 1 when the scheduler was ejected or a tool failed
 # hackbench, with the scheduler's CPU time over the same wall time, and stress-ng --cpu
 wl_throughput() {

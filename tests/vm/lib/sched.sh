@@ -12,6 +12,8 @@
 #   start_load DIR             start CPU hogs, a fork loop and sleepers counting into DIR
 #   stop_load                  stop them
 #   load_counts DIR            print "hog0 hog1 forks sleeps" counters
+#   start_hogs                 one busy loop per CPU, their PIDs in HOG_PIDS
+#   stop_hogs                  stop them
 #   read_counter FILE          a counter loop's number in _sx_val (empty if it never appears)
 #   rss_kb PID                 print VmRSS of PID in KiB
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
@@ -111,6 +113,24 @@ stop_load() {
     # shellcheck disable=SC2086
     wait $SX_LOAD_PIDS 2>/dev/null
     SX_LOAD_PIDS=
+}
+
+HOG_PIDS=
+start_hogs() {
+    _i=0
+    while [ "$_i" -lt "$(nproc)" ]; do
+        sh -c 'while :; do :; done' &
+        HOG_PIDS="$HOG_PIDS $!"
+        _i=$((_i + 1))
+    done
+}
+
+stop_hogs() {
+    # shellcheck disable=SC2086
+    kill $HOG_PIDS 2>/dev/null
+    # shellcheck disable=SC2086
+    wait $HOG_PIDS 2>/dev/null
+    HOG_PIDS=
 }
 
 # A writer truncates before it writes: retry a read that catches the file empty (for up to 2 s:
