@@ -85,8 +85,8 @@ pub struct DispatchedTask {
     pub slice_ns: u64,
     /// The task's new virtual runtime (0 keeps the one BPF has).
     pub vtime: u64,
-    /// Its place in the shared queue when it goes to any CPU: lower runs first; 0 puts it
-    /// behind the tasks waiting there, so decisions without one are served in order.
+    /// Its place in the shared queue when it goes to any CPU: lower runs first; 0 puts it where
+    /// the queue is served now, so decisions without one are served in the order they came.
     pub deadline: u64,
     pub flags: u64,
     /// CLOCK_MONOTONIC ns when it was sent (set by [`UserSched::dispatch`]); times the round

@@ -54,7 +54,7 @@ struct dispatched_task {
 	u64 slice_ns;		/* 0: the scheduler's default slice */
 	u64 vtime;		/* 0: keep; else the task's new vruntime */
 	u64 deadline;		/* its place in the shared DSQ (USERSCHED_CPU_ANY):
-				 * lower runs first; 0: behind the tasks there */
+				 * lower runs first; 0: where it is served now */
 	u64 flags;		/* DISPATCH_F_* */
 	u64 sent_kt;		/* CLOCK_MONOTONIC ns when user space sent it; 0: untimed */
 };

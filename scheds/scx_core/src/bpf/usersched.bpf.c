@@ -18,13 +18,14 @@
  *
  *  - The shared DSQ is ordered by a key: the deadline a decision carries, or,
  *    for a decision without one and for every task that skips user space,
- *    the key of the last task that left the shared DSQ to run (shared_vclock),
- *    which puts it behind what waits there (equal keys keep their order). So
- *    a policy can hand out every task at once and a later task with an
- *    earlier deadline still overtakes the ones waiting, and a policy without
- *    deadlines (scx_rlfifo) gets a FIFO. The kernel then needs no answer from
- *    user space to keep a CPU busy while tasks wait. Since that key lives in
- *    p->scx.dsq_vtime, the task's own weighted vruntime lives in its task_ctx.
+ *    the key of the last task that left the shared DSQ to run (shared_vclock):
+ *    where the line is served now, behind the tasks waiting with that key or
+ *    a lower one (equal keys keep their order). So a policy can hand out
+ *    every task at once and a later task with an earlier deadline still
+ *    overtakes the ones waiting, and a policy without deadlines (scx_rlfifo)
+ *    gets a FIFO. The kernel then needs no answer from user space to keep a
+ *    CPU busy while tasks wait. Since the key lives in p->scx.dsq_vtime, the
+ *    task's own weighted vruntime lives in its task_ctx.
  *
  *  - The user-space scheduler's own threads and kernel threads never take
  *    the round trip: they go straight to a local DSQ, ahead of everything
@@ -356,7 +357,7 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	return cpu;
 }
 
-/* The key that puts a task behind every task waiting in the shared DSQ. */
+/* The key of a task without a deadline: where the shared DSQ is served now. */
 static u64 shared_key_tail(void)
 {
 	return READ_ONCE(shared_vclock) ?: 1;
@@ -386,8 +387,8 @@ static void insert_shared(struct task_struct *p, struct task_ctx *tctx, u64 slic
 
 /*
  * A task that does not go through user space waits in the shared DSQ, where
- * the next sched_ext turn of any CPU it may use finds it: behind what waits
- * there, or first if SCX_ENQ_HEAD.
+ * the next sched_ext turn of any CPU it may use finds it: in line where the
+ * DSQ is served now, or first if SCX_ENQ_HEAD.
  */
 static void to_shared(struct task_struct *p, u64 enq_flags)
 {
@@ -632,9 +633,10 @@ static bool keep_prev(struct task_struct *prev, s32 cpu)
 }
 
 /*
- * Whether the oldest task of the shared DSQ has waited there a whole slice:
- * then it goes before anything else this CPU might run. Without iterators
- * (older kernels) every task counts as overdue, which only costs latency.
+ * Whether the task first in line in the shared DSQ has waited there a whole
+ * slice: then it goes before anything else this CPU might run. Without
+ * iterators (older kernels) every task counts as overdue, which only costs
+ * latency.
  */
 static bool shared_head_overdue(void)
 {
@@ -751,8 +753,8 @@ void BPF_STRUCT_OPS(usersched_dispatch, s32 cpu, struct task_struct *prev)
 	 * already handed out, so user space no longer weighs them: with tasks
 	 * pinned to every CPU (stress-ng --affinity-pin, taskset), each CPU went
 	 * on serving its own decisions and doorbells, and a task of the shared
-	 * DSQ starved until the kernel ejected the scheduler. Once its oldest
-	 * task has waited a slice, a CPU takes it first.
+	 * DSQ starved until the kernel ejected the scheduler. Once the task
+	 * first in line has waited a slice, a CPU takes it first.
 	 */
 	overdue = shared_head_overdue();
 	pinned = cpu >= 0 && cpu < USERSCHED_MAX_CPUS &&
