@@ -16,6 +16,8 @@
 #   stop_hogs                  stop them
 #   read_counter FILE          a counter loop's number in _sx_val (empty if it never appears)
 #   rss_kb PID                 print VmRSS of PID in KiB
+#   cpu_ms PID                 CPU time of PID in ms, from /proc/PID/schedstat
+#   cpu_slices PID             times the kernel switched PID in, from /proc/PID/schedstat
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
 #                              SEQ (eevdf: none is attached); sets SX_ST, SX_OPS, SX_SEQ
 #   SX_SCHEDULERS, SX_USERSPACE_SCHEDULERS, SX_FAIR_SCHEDULERS: the schedulers in the image
@@ -201,5 +203,11 @@ cpu_ticks() {
 cpu_ms() {
     read -r _ns _rest < "/proc/$1/schedstat"
     echo $(( _ns / 1000000 ))
+}
+
+# cpu_slices PID: how many times the kernel switched PID in (a task kept running is not counted)
+cpu_slices() {
+    read -r _ns _delay _slices _rest < "/proc/$1/schedstat"
+    echo "$_slices"
 }
 
