@@ -23,6 +23,7 @@
 #   SCX_BENCH_SCHEDS  comma-separated schedulers (default: every scx_* in /usr/sbin)
 #   SCX_BENCH_QUICK   1 for shorter workloads
 #   SCX_BENCH_PROFILES 1 for the profiles of each scheduler
+#   SCX_BENCH_WORKLOADS comma-separated workloads to run (default: all of the run's)
 #
 # Records ("TOOL SCHED RUN | TEXT") collect in a file, the short ones are shown as they come, and
 # all of them are printed at the end between the VM runner's data markers for the host to parse.
@@ -32,6 +33,7 @@
 RUNS=${SCX_BENCH_RUNS:-3}
 QUICK=${SCX_BENCH_QUICK:-0}
 PROFILES=${SCX_BENCH_PROFILES:-0}
+ONLY=$(echo "${SCX_BENCH_WORKLOADS:-}" | tr ',' ' ')
 SCHEDS=$(echo "${SCX_BENCH_SCHEDS:-}" | tr ',' ' ')
 [ -n "$SCHEDS" ] || SCHEDS=$SX_SCHEDULERS
 NCPU=$(nproc)
@@ -292,10 +294,20 @@ kinds_of() {
     esac
 }
 
-# workloads SCHED RUN PROFILE: the workloads of PROFILE (all with none); 1 when the scheduler
-# was ejected or a tool failed to run
+# selected KIND: whether SCX_BENCH_WORKLOADS leaves KIND in (it does when empty)
+selected() {
+    [ -z "$ONLY" ] && return 0
+    for _o in $ONLY; do
+        [ "$_o" = "$1" ] && return 0
+    done
+    return 1
+}
+
+# workloads SCHED RUN PROFILE: the workloads of PROFILE (all with none) that are selected; 1
+# when the scheduler was ejected or a tool failed to run
 workloads() {
     for _k in $(kinds_of "$3"); do
+        selected "$_k" || continue
         "wl_$_k" "$1" "$2" || return 1
     done
     return 0

@@ -153,6 +153,8 @@ pub(super) fn report_json(
         "timestamp": rfc3339(now),
         "runs": report.runs,
         "quick": args.quick,
+        // What --workloads left in; every workload of the run when empty.
+        "selected_workloads": args.selected_workloads(),
         "vm": {
             "smp": 2,
             "nproc": nproc,

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 
 mod compare;
 mod json;
@@ -76,9 +77,30 @@ pub struct BenchArgs {
     /// and EEVDF on all of them, on 4 vCPUs (powersave's duty cycle needs them)
     #[arg(long, conflicts_with = "compare")]
     profiles: bool,
+    /// Only these workloads, comma-separated (throughput, latency, frames, requests, duty,
+    /// matrix): a shorter run while tuning for one of them
+    #[arg(long, value_delimiter = ',', value_enum, conflicts_with = "compare")]
+    workloads: Vec<Workload>,
     /// Compare two results files instead of running: ratios side by side, regressions flagged
     #[arg(long, num_args = 2, value_names = ["OLD.json", "NEW.json"])]
     compare: Vec<PathBuf>,
+}
+
+/// The workloads of the guest script (its `wl_*` functions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// hackbench, perf bench sched messaging and stress-ng
+    Throughput,
+    /// cyclictest under CPU hogs
+    Latency,
+    /// vmtool frames beside a build
+    Frames,
+    /// vmtool requests at each load level
+    Requests,
+    /// vmtool duty (powersave's metric)
+    Duty,
+    /// stress-ng matrix and its migrations (hpc's metric)
+    Matrix,
 }
 
 impl BenchArgs {
@@ -95,6 +117,7 @@ impl BenchArgs {
             refresh: fetch == Fetch::Refresh,
             offline: fetch == Fetch::Offline,
             profiles: false,
+            workloads: Vec::new(),
             compare: Vec::new(),
         }
     }
@@ -111,6 +134,15 @@ impl BenchArgs {
             }
         }
         Ok(args)
+    }
+
+    /// The names of the workloads `--workloads` selected (none: all of them).
+    fn selected_workloads(&self) -> Vec<String> {
+        self.workloads
+            .iter()
+            .filter_map(|w| w.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect()
     }
 
     fn runs(&self) -> u32 {
@@ -161,6 +193,12 @@ pub fn command(args: &BenchArgs) -> Result<usize> {
     ];
     if !args.scheds.is_empty() {
         cmdline.push(format!("SCX_BENCH_SCHEDS={}", args.scheds.join(",")));
+    }
+    if !args.workloads.is_empty() {
+        cmdline.push(format!(
+            "SCX_BENCH_WORKLOADS={}",
+            args.selected_workloads().join(",")
+        ));
     }
     let opts = vm::Options {
         kernel: args.kernel.clone(),
@@ -255,6 +293,20 @@ mod tests {
         000080 000005\n000081 000000\n000141 000001\n# Total: 000000009\n# Min Latencies: 00072\n\
         # Avg Latencies: 00086\n# Max Latencies: 00141\n# Histogram Overflows: 00001\n\
         # Histogram Overflow at cycle number:\n# Thread 0: 00004\n";
+
+    #[test]
+    fn every_workload_option_names_a_workload_of_the_guest_script() {
+        let root = crate::util::repo_root().expect("repo root");
+        let script = std::fs::read_to_string(root.join("tests/vm").join(format!("{SCRIPT}.sh")))
+            .expect("guest script");
+        for w in Workload::value_variants() {
+            let name = w.to_possible_value().expect("named").get_name().to_string();
+            assert!(
+                script.contains(&format!("\nwl_{name}() {{")),
+                "no wl_{name} in {SCRIPT}.sh"
+            );
+        }
+    }
 
     #[test]
     fn histogram_percentiles_count_every_sample() {
