@@ -18,6 +18,17 @@
  *    that stayed runnable on a crowded CPU (pinned there with others) cannot
  *    fall seconds behind the clock and then hold its CPU, or keep the tasks
  *    that ran elsewhere waiting, until it has caught up.
+ *    A task waking up may lag by no more than its sleep credit, either: a
+ *    sleep raises the credit to the time slept, and running drains it, so
+ *    lag left from long ago does not survive short sleeps. Among interactive
+ *    tasks (ordered by vruntime alone, once their short bursts are weighed
+ *    in) a group that had run less a while ago went before every later
+ *    wakeup for as long: under a request load with all CPUs busy (vmtool
+ *    requests: two groups of workers, each woken by its own message thread,
+ *    sleeping about a millisecond between requests), a worker of the other
+ *    group waited while three whole requests of the first ran. A frame loop
+ *    keeps the head start of its long sleep through the short waits within
+ *    a frame.
  *
  *  - ops.select_cpu() looks for an idle CPU in this order: the previous CPU,
  *    an idle full core (SMT-aware, skipped with --no-smt-aware), an idle CPU
@@ -155,6 +166,8 @@ struct task_ctx {
 	u64 nvcsw_ts;		/* start of the current window */
 	u64 avg_nvcsw;		/* voluntary switches per second, averaged */
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
+	u64 sleep_ts;		/* when it last went to sleep (0: it has not since it woke) */
+	u64 credit;		/* how far it may lag on a wakeup, see wake_lag() */
 	bool stopped_runnable;	/* it stopped running but stayed runnable (preempted) */
 };
 
@@ -229,7 +242,8 @@ static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
 }
 
 /*
- * A task may lag its LLC's clock by at most slice_lag. The clock is the
+ * A task may lag its LLC's clock by at most @lag (slice_lag; on a wakeup, no
+ * more than its sleep credit, see wake_lag()). The clock is the
  * highest vruntime that started running in the LLC, so it advances with the
  * least contended CPU: with tasks pinned several to one CPU and one to the
  * other (affinity churn, taskset), the crowded CPU's tasks fall behind it by
@@ -239,12 +253,24 @@ static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
  * --affinity-pin with CPU hogs and forks. Bounded, the longest wait is a few
  * slices.
  */
-static void clamp_lag(struct task_ctx *tctx, u32 llc)
+static void clamp_lag(struct task_ctx *tctx, u32 llc, u64 lag)
 {
 	u64 vclock = llc_vclock[llc & (BPFLAND_MAX_LLCS - 1)];
 
-	if (vclock > slice_lag_ns && time_before(tctx->vruntime, vclock - slice_lag_ns))
-		tctx->vruntime = vclock - slice_lag_ns;
+	if (vclock > lag && time_before(tctx->vruntime, vclock - lag))
+		tctx->vruntime = vclock - lag;
+}
+
+/*
+ * How far a task enqueued with @enq_flags may lag: on a wakeup, no more than
+ * its sleep credit, which a sleep raises to at least the time slept and
+ * running drains (see bpfland_runnable()).
+ */
+static u64 wake_lag(const struct task_ctx *tctx, u64 enq_flags)
+{
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		return MIN(tctx->credit, slice_lag_ns);
+	return slice_lag_ns;
 }
 
 /* Whether @cpu takes work: always, unless --pack left it out of the active CPUs. */
@@ -409,7 +435,7 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	clamp_lag(tctx, llc);
+	clamp_lag(tctx, llc, wake_lag(tctx, enq_flags));
 
 	/*
 	 * --sticky: preempted or out of slice, it stays on its CPU, behind at
@@ -485,7 +511,7 @@ static bool prev_goes_first(struct task_struct *prev, u32 llc)
 	/* prev keeps running without ops.stopping(): charge the slice it just used. */
 	charge(prev, tctx, scx_now());
 	/* And it may not run on for longer than the lag bound allows any task to be behind. */
-	clamp_lag(tctx, llc);
+	clamp_lag(tctx, llc, slice_lag_ns);
 	deadline = task_deadline(prev, tctx);
 	bpf_for_each(scx_dsq, head, llc_dsq(llc), 0) {
 		first = !time_before(head->scx.dsq_vtime, deadline);
@@ -559,12 +585,26 @@ void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(bpfland_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = scx_now();
 
 	if (!tctx)
 		return;
 	tctx->last_burst = tctx->exec_runtime;
 	tctx->exec_runtime = 0;
-	wait_begin(&tctx->wait_ts, scx_now());
+	/*
+	 * The sleep credit: what is left of it after the burst that ended in
+	 * this sleep, or the sleep itself if that is longer. A frame loop keeps
+	 * the head start of its long sleep through the short waits within a
+	 * frame; a worker that sleeps a millisecond between requests has a
+	 * millisecond.
+	 */
+	if (tctx->sleep_ts && !time_before(now, tctx->sleep_ts)) {
+		u64 left = tctx->credit > tctx->last_burst ? tctx->credit - tctx->last_burst : 0;
+
+		tctx->credit = MAX(now - tctx->sleep_ts, left);
+	}
+	tctx->sleep_ts = 0;
+	wait_begin(&tctx->wait_ts, now);
 }
 
 void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
@@ -603,8 +643,10 @@ void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
 		wait_begin(&tctx->wait_ts, now);
 
 	/* Going to sleep: a voluntary context switch. */
-	if (!runnable)
+	if (!runnable) {
 		tctx->nvcsw++;
+		tctx->sleep_ts = now ?: 1;
+	}
 	window = now - tctx->nvcsw_ts;
 	if (window >= NVCSW_WINDOW_NS) {
 		u64 rate = tctx->nvcsw * 1000000000ULL / window;
@@ -633,6 +675,7 @@ s32 BPF_STRUCT_OPS(bpfland_init_task, struct task_struct *p, struct scx_init_tas
 	if (!tctx)
 		return -ENOMEM;
 	tctx->nvcsw_ts = scx_now();
+	tctx->credit = slice_lag_ns;
 	return 0;
 }
 
