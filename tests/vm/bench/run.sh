@@ -294,20 +294,11 @@ kinds_of() {
     esac
 }
 
-# selected KIND: whether SCX_BENCH_WORKLOADS leaves KIND in (it does when empty)
-selected() {
-    [ -z "$ONLY" ] && return 0
-    for _o in $ONLY; do
-        [ "$_o" = "$1" ] && return 0
-    done
-    return 1
-}
-
-# workloads SCHED RUN PROFILE: the workloads of PROFILE (all with none) that are selected; 1
-# when the scheduler was ejected or a tool failed to run
+# workloads SCHED RUN PROFILE: the workloads of PROFILE (all with none) that SCX_BENCH_WORKLOADS
+# leaves in; 1 when the scheduler was ejected or a tool failed to run
 workloads() {
     for _k in $(kinds_of "$3"); do
-        selected "$_k" || continue
+        selected "$_k" "$ONLY" || continue
         "wl_$_k" "$1" "$2" || return 1
     done
     return 0

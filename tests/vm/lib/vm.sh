@@ -15,8 +15,17 @@
 #   fail MSG                  print "FAIL: MSG" and the sched_ext state, then exit 1
 #   expect_eq ACTUAL EXPECTED WHAT
 #   sx_dump                   print every /sys/kernel/sched_ext file and the end of dmesg
+#   selected WORD LIST        0 when LIST (space-separated) is empty or holds WORD
 
 SX_SYSFS=/sys/kernel/sched_ext
+
+selected() {
+    [ -z "$2" ] && return 0
+    for _sx_w in $2; do
+        [ "$_sx_w" = "$1" ] && return 0
+    done
+    return 1
+}
 
 # _sx_read FILE: set _sx_val to the first line of FILE (empty if unreadable), no fork.
 _sx_read() {

@@ -40,15 +40,6 @@ switch vfork vforkmany yield zombie spawn hrtimers cyclic sleep"
 MIXES="mix-affinity mix-forkexec mix-churn mix-pinned mix-niced mix-nice mix-cgroup mix-fifo mix-rtsat
 mix-memory"
 
-# wanted STEP: 0 when STEP is selected
-wanted() {
-    [ -z "$STEPS" ] && return 0
-    for _w in $STEPS; do
-        [ "$_w" = "$1" ] && return 0
-    done
-    return 1
-}
-
 # attached SCHED: 0 when SCHED is still the scheduler this run attached (or, for eevdf, none is)
 attached() {
     still_attached "$1" "$SEQ"
@@ -457,7 +448,7 @@ run_sched() {
         soak_sample "$_s" "$_soak0"
         while [ "$_sx_cs" -lt "$_end" ]; do
             for _m in $MIXES; do
-                wanted "$_m" || continue
+                selected "$_m" "$STEPS" || continue
                 _ran=$((_ran + 1))
                 run_step "$_s" "$_m" || { _failed=$((_failed + 1)); break 2; }
                 soak_sample "$_s" "$_soak0"
@@ -467,7 +458,7 @@ run_sched() {
         done
     else
         for _st in $STRESSORS $MIXES; do
-            wanted "$_st" || continue
+            selected "$_st" "$STEPS" || continue
             _ran=$((_ran + 1))
             run_step "$_s" "$_st" || { _failed=$((_failed + 1)); break; }
         done
