@@ -89,7 +89,7 @@ pub struct BenchArgs {
 /// The workloads of the guest script (its `wl_*` functions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Workload {
-    /// hackbench, perf bench sched messaging and stress-ng
+    /// hackbench (with the scheduler's own CPU time) and stress-ng
     Throughput,
     /// cyclictest under CPU hogs
     Latency,
