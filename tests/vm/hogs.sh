@@ -9,12 +9,6 @@
 NCPU=$(nproc)
 SECS=4
 
-# counter KEY: KEY=N from the last stats line of the scheduler's log, into _n
-counter() {
-    _n=$(grep '^.*stats: ' "/tmp/$S.log" | tail -n 1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p")
-    [ -n "$_n" ] || { sched_log "$S"; fail "$S: no $1= in its stats line"; }
-}
-
 # hog_slices: the hogs' switch-in counts summed, into _slices
 hog_slices() {
     _slices=0
@@ -26,12 +20,12 @@ check() {
     attach_fresh "$S" --stats 1
     start_hogs
     sleep 2
-    counter prev_kept
+    stats_counter "$S" prev_kept
     kept0=$_n
     hog_slices
     slices0=$_slices
     sleep "$SECS"
-    counter prev_kept
+    stats_counter "$S" prev_kept
     kept=$((_n - kept0))
     hog_slices
     switched=$((_slices - slices0))

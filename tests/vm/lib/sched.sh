@@ -18,6 +18,8 @@
 #   rss_kb PID                 print VmRSS of PID in KiB
 #   cpu_ms PID                 CPU time of PID in ms, from /proc/PID/schedstat
 #   cpu_slices PID             times the kernel switched PID in, from /proc/PID/schedstat
+#   stats_counter NAME KEY     KEY=N of the last --stats line in NAME's log, into _n (fails
+#                              with the log if there is none)
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
 #                              SEQ (eevdf: none is attached); sets SX_ST, SX_OPS, SX_SEQ
 #   SX_SCHEDULERS, SX_USERSPACE_SCHEDULERS, SX_FAIR_SCHEDULERS: the schedulers in the image
@@ -209,5 +211,10 @@ cpu_ms() {
 cpu_slices() {
     read -r _ns _delay _slices _rest < "/proc/$1/schedstat"
     echo "$_slices"
+}
+
+stats_counter() {
+    _n=$(grep '^.*stats: ' "/tmp/$1.log" | tail -n 1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p")
+    [ -n "$_n" ] || { sched_log "$1"; fail "$1: no $2= in its stats line"; }
 }
 
