@@ -94,6 +94,9 @@ pub struct MainOpts<'a> {
     pub common: &'a CommonOpts,
     /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
     pub direct_idle: bool,
+    /// A wakeup whose last burst was shorter than this preempts a CPU hog without a round trip
+    /// (0: every such decision is the policy's).
+    pub wake_preempt_ns: u64,
     /// The scheduler's own settings for its attach line (its profile, its options), or empty.
     pub detail: String,
 }
@@ -108,6 +111,7 @@ pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P)
         slice,
         common,
         direct_idle,
+        wake_preempt_ns,
         detail,
     } = opts;
     crate::lifecycle::main(name, command, common, || {
@@ -120,6 +124,7 @@ pub fn scheduler_main<P: Policy>(opts: MainOpts<'_>, new_policy: impl Fn() -> P)
                     slice_ns: slice.max_ns(),
                     partial: common.partial,
                     direct_idle,
+                    wake_preempt_ns,
                     ..UserSchedOpts::new(name)
                 };
                 let describe = format!(

@@ -155,6 +155,9 @@ pub struct UserSchedOpts {
     pub partial: bool,
     /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
     pub direct_idle: bool,
+    /// A wakeup whose last burst was shorter than this takes over a CPU that runs a task past
+    /// it, without a round trip to user space (0: never).
+    pub wake_preempt_ns: u64,
     /// How long the kernel lets a runnable task wait before ejecting the scheduler.
     pub timeout_ms: u32,
 }
@@ -166,6 +169,7 @@ impl UserSchedOpts {
             slice_ns: 5_000_000,
             partial: false,
             direct_idle: false,
+            wake_preempt_ns: 0,
             timeout_ms: 5000,
         }
     }
@@ -182,6 +186,8 @@ pub struct Counters {
     pub kernel_dispatches: u64,
     /// Wakeups dispatched straight to an idle CPU.
     pub direct_dispatches: u64,
+    /// Short-burst wakeups that took over a CPU hog's CPU without a round trip.
+    pub wake_preempts: u64,
     /// Tasks that went to the shared queue because the ring buffer was full.
     pub fallbacks: u64,
     /// Decisions dropped because the task had been enqueued again or was gone.
@@ -255,13 +261,15 @@ impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "queued={} user_dispatched={} kernel_dispatched={} direct={} fallbacks={} stale={} \
+            "queued={} user_dispatched={} kernel_dispatched={} direct={} wake_preempts={} \
+             fallbacks={} stale={} \
              bad_cpu={} kicks={} doorbells={} shared_queued={} prev_kept={} held_bypasses={} \
              taken_back={}",
             self.queued,
             self.user_dispatches,
             self.kernel_dispatches,
             self.direct_dispatches,
+            self.wake_preempts,
             self.fallbacks,
             self.stale,
             self.bad_cpu,
@@ -349,6 +357,7 @@ impl<'obj> UserSched<'obj> {
             rodata.usersched_tgid = std::process::id() as i32;
             rodata.slice_ns = opts.slice_ns;
             rodata.direct_idle = opts.direct_idle;
+            rodata.wake_preempt_ns = opts.wake_preempt_ns;
         }
         {
             let ops = open.struct_ops.usersched_ops_mut();
@@ -613,6 +622,7 @@ impl<'obj> UserSched<'obj> {
             user_dispatches: read_u64(&b.nr_user_dispatches),
             kernel_dispatches: read_u64(&b.nr_kernel_dispatches),
             direct_dispatches: read_u64(&b.nr_direct_dispatches),
+            wake_preempts: read_u64(&b.nr_wake_preempts),
             fallbacks: read_u64(&b.nr_fallbacks),
             stale: read_u64(&b.nr_stale),
             bad_cpu: read_u64(&b.nr_bad_cpu),

@@ -93,6 +93,7 @@ fn main() -> ExitCode {
         slice: &cli.slice,
         common: &cli.common,
         direct_idle: false,
+        wake_preempt_ns: 0,
         detail: String::new(),
     };
     scx_core::scheduler_main(opts, || Fifo::new(&cli))

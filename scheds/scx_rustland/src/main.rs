@@ -18,10 +18,14 @@
 //!   deadline still overtakes the ones waiting there, and no CPU idles until this scheduler
 //!   wakes up while tasks wait; a task pinned to one CPU waits here until that CPU is free;
 //! - a task whose slice ends while nothing waits runs on with a new slice (renewed in BPF);
-//! - a waking task whose last burst was shorter than the shortest slice preempts the task on
-//!   its previous CPU (its only CPU, if it is pinned): that is where wakeup latency is won
-//!   against a CPU hog. At most one such preemption per CPU and round, and none once a task with
-//!   an earlier deadline had to wait for a CPU: preemption never overtakes the deadline order;
+//! - a waking task whose last burst was shorter than the shortest slice preempts a task that has
+//!   run a shortest slice or more of its own burst, its previous CPU's first: that is where
+//!   wakeup latency is won against a CPU hog. The BPF side applies this rule itself (the channel's
+//!   `wake_preempt_ns`), without the round trip that was most of such a wakeup's latency, and
+//!   gives the task the shortest slice; a wakeup it finds no hog for comes here, and may still
+//!   preempt the task on its previous CPU (its only CPU, if it is pinned): at most one such
+//!   preemption per CPU and round, and none once a task with an earlier deadline had to wait for
+//!   a CPU;
 //! - the slice shrinks from `--slice-us` towards `--slice-us-min` as more tasks wait.
 
 use std::cmp::{Ordering, Reverse};
@@ -335,6 +339,11 @@ fn main() -> ExitCode {
         slice: &cli.slice,
         common: &cli.common,
         direct_idle: true,
+        wake_preempt_ns: if cli.no_wakeup_preempt {
+            0
+        } else {
+            cli.slice.min_ns()
+        },
         detail: cli.detail(),
     };
     scx_core::scheduler_main(opts, || {

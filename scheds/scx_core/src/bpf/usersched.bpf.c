@@ -81,7 +81,9 @@
  * The cost is one ring-buffer round trip per scheduling decision, which is why
  * wakeups can optionally be dispatched directly to an idle CPU from
  * ops.select_cpu() (rodata direct_idle), bypassing user space for the common
- * case of a free machine.
+ * case of a free machine, and why a policy that lets short wakeups preempt CPU
+ * hogs can have that rule applied here (rodata wake_preempt_ns, see
+ * wake_preempt()) for the common case of a loaded one.
  */
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
@@ -94,6 +96,7 @@ char _license[] SEC("license") = "GPL";
 const volatile s32 usersched_tgid;
 const volatile u64 slice_ns = 5000000ULL;
 const volatile bool direct_idle;
+const volatile u64 wake_preempt_ns;
 
 /* DSQ for "any CPU" decisions and ring-buffer overflow, ordered by key. */
 #define SHARED_DSQ	0
@@ -107,6 +110,7 @@ u64 nr_queued;		/* records sent to user space */
 u64 nr_user_dispatches;	/* decisions applied */
 u64 nr_kernel_dispatches; /* scheduler threads and per-CPU kthreads */
 u64 nr_direct_dispatches; /* wakeups dispatched to an idle CPU by select_cpu */
+u64 nr_wake_preempts;	/* short-burst wakeups that preempted a CPU hog (see wake_preempt()) */
 u64 nr_fallbacks;	/* ring buffer full: task went to the shared DSQ */
 u64 nr_stale;		/* decisions dropped by the sequence check */
 u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
@@ -130,6 +134,14 @@ u32 doorbell_rung[USERSCHED_MAX_CPUS];	/* set here, cleared by user space */
 
 /* Idle state of each CPU (1 = idle), maintained by ops.update_idle(). */
 u8 cpu_idle[USERSCHED_MAX_CPUS];
+
+/* What each CPU runs, for wake_preempt(). */
+struct cpu_run {
+	u64 started;	/* when its task started running (0: none that a wakeup may preempt) */
+	u64 burst;	/* what that task had run of its current burst before */
+	u32 claimed;	/* a wakeup was sent to preempt it */
+};
+struct cpu_run cpu_run[USERSCHED_MAX_CPUS];
 
 /* Tasks waiting for user space, by the CPU whose run queue counts them. */
 u32 nr_in_user_on[USERSCHED_MAX_CPUS];
@@ -195,6 +207,7 @@ struct task_ctx {
 	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
 	u64 shared_key;		/* its key there */
 	u64 vtime;		/* weighted vruntime (p->scx.dsq_vtime is the shared key) */
+	s32 sync_waker_cpu;	/* CPU + 1 of a waker that sleeps next (SCX_WAKE_SYNC), or 0 */
 	u32 in_user;		/* 0, or user space holds it: see custody_of() */
 	bool in_shared;		/* inserted into the shared DSQ since it last ran */
 };
@@ -346,9 +359,13 @@ static void kick_idle_cpu(s32 cpu)
 
 s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
+	struct task_ctx *tctx = lookup_task_ctx(p);
 	bool is_idle = false;
 	s32 cpu;
 
+	if (tctx)
+		tctx->sync_waker_cpu = (wake_flags & SCX_WAKE_SYNC) ?
+			bpf_get_smp_processor_id() + 1 : 0;
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && (direct_idle || bypasses_user(p))) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -411,6 +428,69 @@ static void place_on_held(struct task_struct *p, u64 enq_flags)
 	to_shared(p, enq_flags);
 }
 
+/*
+ * Whether @cpu runs a task that a short-burst wakeup may preempt: one that
+ * has run wake_preempt_ns or more since it last woke, and not a waker about to
+ * sleep (a sync wakeup's CPU: a pipe writer preempted by each reader it woke
+ * took a round trip through user space per message, and hackbench ran eight
+ * times longer). Claims the CPU, so one wakeup at a time preempts it.
+ */
+static bool claim_hog(struct task_struct *p, s32 cpu, s32 sync_waker_cpu, u64 now)
+{
+	struct cpu_run *r;
+	u64 started;
+
+	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS || cpu + 1 == sync_waker_cpu)
+		return false;
+	r = &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
+	started = READ_ONCE(r->started);
+	if (!started || time_before(now, started) ||
+	    READ_ONCE(r->burst) + (now - started) < wake_preempt_ns)
+		return false;
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || cpu_is_held(cpu))
+		return false;
+	return __sync_val_compare_and_swap(&r->claimed, 0, 1) == 0;
+}
+
+/*
+ * A wakeup whose last burst was shorter than wake_preempt_ns (the policy's
+ * rule for a latency-critical wakeup, set by user space; 0: never) takes over
+ * a CPU that runs a CPU hog, its previous CPU first, without the round trip:
+ * that round trip, the scheduler's wakeup on another CPU and the preemption
+ * IPI after its decision, was most of such a wakeup's latency. It runs for
+ * wake_preempt_ns; past that it is no longer short and goes to user space.
+ */
+static bool wake_preempt(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	u32 cpu, nr = scx_bpf_nr_cpu_ids();
+	s32 prev = scx_bpf_task_cpu(p), target = -1, sync = tctx->sync_waker_cpu;
+	u64 now = scx_now();
+
+	tctx->sync_waker_cpu = 0;
+
+	/* A task that never ran here starts where the policy says (at its clock). */
+	if (!wake_preempt_ns || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx->sum_runtime ||
+	    tctx->last_burst >= wake_preempt_ns)
+		return false;
+	if (claim_hog(p, prev, sync, now)) {
+		target = prev;
+	} else {
+		bpf_for(cpu, 0, nr) {
+			if (cpu >= USERSCHED_MAX_CPUS)
+				break;
+			if ((s32)cpu != prev && claim_hog(p, cpu, sync, now)) {
+				target = cpu;
+				break;
+			}
+		}
+	}
+	if (target < 0)
+		return false;
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | target, wake_preempt_ns, SCX_ENQ_PREEMPT);
+	__sync_fetch_and_add(&nr_wake_preempts, 1);
+	return true;
+}
+
 void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct queued_task *qt;
@@ -455,6 +535,11 @@ void BPF_STRUCT_OPS(usersched_enqueue, struct task_struct *p, u64 enq_flags)
 		leave_user(tctx);
 		place_on_held(p, enq_flags);
 		__sync_fetch_and_add(&nr_blocked_bypasses, 1);
+		return;
+	}
+
+	if (wake_preempt(p, tctx, enq_flags)) {
+		leave_user(tctx);
 		return;
 	}
 
@@ -801,10 +886,21 @@ void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	s32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_run *r = NULL;
 
+	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS) {
+		r = &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
+		WRITE_ONCE(r->started, 0);
+		WRITE_ONCE(r->claimed, 0);
+	}
 	if (!tctx)
 		return;
 	tctx->start_ts = scx_now();
+	if (r && !bypasses_user(p)) {
+		WRITE_ONCE(r->burst, tctx->exec_runtime);
+		WRITE_ONCE(r->started, tctx->start_ts ?: 1);
+	}
 	wait_end(&tctx->wait_ts, tctx->start_ts, p->pid);
 	/* A lost race between two CPUs leaves the clock one key behind, for one task. */
 	if (tctx->in_shared) {
@@ -825,7 +921,10 @@ void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	u64 now = scx_now(), delta;
+	s32 cpu = scx_bpf_task_cpu(p);
 
+	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS)
+		WRITE_ONCE(cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)].started, 0);
 	if (p->pid == usersched_tgid && !runnable) {
 		WRITE_ONCE(usersched_slept_state, p->__state);
 		WRITE_ONCE(usersched_slept_at, now ?: 1);

@@ -1,0 +1,62 @@
+# wakeup.sh - scx_rustland's wakeup preemption in BPF: with one CPU hog per CPU, a periodic task
+# (cyclictest, 400 wakeups after 2 ms of sleep each, a few microseconds of work) takes a hog's CPU
+# at each wakeup without the round trip through user space: the BPF side's wake_preempts counter
+# rises by at least half the wakeups, the hogs keep most of their CPUs' time, and with
+# --no-wakeup-preempt (the server profile's setting) the counter stays at 0 and every wakeup
+# goes to user space. scx_rlfifo, whose policy does not preempt, never turns it on.
+. /scenarios/lib/sched.sh
+
+NCPU=$(nproc)
+LOOPS=400
+
+# run S MIN MAX ARGS...: the wake_preempts counter rises by MIN..MAX while the periodic task runs
+# beside the hogs, into _rise
+run() {
+    S=$1 min=$2 max=$3
+    shift 3
+    args="$*"
+    attach_fresh "$S" --stats 1 "$@"
+    start_hogs
+    sleep 2
+    stats_counter "$S" wake_preempts
+    before=$_n
+    ran0=
+    for _p in $HOG_PIDS; do ran0="$ran0 $(cpu_ms "$_p")"; done
+    _sx_now
+    t0=$_sx_cs
+    cyclictest -t1 -i 2000 -l "$LOOPS" -q > /tmp/cyclictest.out 2>&1 \
+        || { cat /tmp/cyclictest.out; fail "$S: cyclictest failed"; }
+    _sx_now
+    wall_ms=$(((_sx_cs - t0) * 10))
+    ran=0
+    set -- $ran0
+    for _p in $HOG_PIDS; do
+        ran=$((ran + $(cpu_ms "$_p") - $1))
+        shift
+    done
+    # The next stats line, a second later, counts every wakeup of the run.
+    sleep 2
+    stats_counter "$S" wake_preempts
+    _rise=$((_n - before))
+    stop_hogs
+    expect_eq "$(sx_ops)" "$S" "attached scheduler after the periodic task"
+    echo "$S${args:+ $args}: $LOOPS wakeups beside $NCPU hogs in $wall_ms ms: wake_preempts +$_rise, the hogs ran $ran ms"
+    [ "$_rise" -ge "$min" ] && [ "$_rise" -le "$max" ] \
+        || { sched_log "$S"; fail "$S: wake_preempts rose by $_rise, not $min..$max"; }
+    # The periodic task needs a few percent of one CPU and the scheduler some more (a tenth of
+    # one): the hogs keep at least half of their CPUs' time, which a wakeup that held on to a
+    # hog's CPU would not leave them.
+    [ "$ran" -ge $((wall_ms * NCPU / 2)) ] \
+        || { sched_log "$S"; fail "$S: the hogs ran $ran ms of $NCPU x $wall_ms ms"; }
+    signal_sched INT
+    expect_eq "$SX_RC" 0 "exit code after SIGINT"
+}
+
+echo "== scx_rustland"
+run scx_rustland $((LOOPS / 2)) $((LOOPS * 2))
+ok "scx_rustland: short wakeups preempt a CPU hog in BPF"
+run scx_rustland 0 0 --no-wakeup-preempt
+ok "scx_rustland --no-wakeup-preempt: every wakeup goes to user space"
+echo "== scx_rlfifo"
+run scx_rlfifo 0 0
+ok "scx_rlfifo: no wakeup preemption"
