@@ -143,6 +143,14 @@ struct cpu_run {
 };
 struct cpu_run cpu_run[USERSCHED_MAX_CPUS];
 
+/* @cpu's entry of cpu_run, or NULL; none is kept while wake_preempt_ns is 0. */
+static struct cpu_run *cpu_run_of(s32 cpu)
+{
+	if (!wake_preempt_ns || cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
+		return NULL;
+	return &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
+}
+
 /* Tasks waiting for user space, by the CPU whose run queue counts them. */
 u32 nr_in_user_on[USERSCHED_MAX_CPUS];
 u64 nr_held_bypasses;	/* tasks kept from user space: a higher class held their CPU */
@@ -359,7 +367,7 @@ static void kick_idle_cpu(s32 cpu)
 
 s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct task_ctx *tctx = wake_preempt_ns ? lookup_task_ctx(p) : NULL;
 	bool is_idle = false;
 	s32 cpu;
 
@@ -437,12 +445,11 @@ static void place_on_held(struct task_struct *p, u64 enq_flags)
  */
 static bool claim_hog(struct task_struct *p, s32 cpu, s32 sync_waker_cpu, u64 now)
 {
-	struct cpu_run *r;
+	struct cpu_run *r = cpu_run_of(cpu);
 	u64 started;
 
-	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS || cpu + 1 == sync_waker_cpu)
+	if (!r || cpu + 1 == sync_waker_cpu)
 		return false;
-	r = &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
 	started = READ_ONCE(r->started);
 	if (!started || time_before(now, started) ||
 	    READ_ONCE(r->burst) + (now - started) < wake_preempt_ns)
@@ -886,11 +893,9 @@ void BPF_STRUCT_OPS(usersched_runnable, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	s32 cpu = scx_bpf_task_cpu(p);
-	struct cpu_run *r = NULL;
+	struct cpu_run *r = cpu_run_of(scx_bpf_task_cpu(p));
 
-	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS) {
-		r = &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
+	if (r) {
 		WRITE_ONCE(r->started, 0);
 		WRITE_ONCE(r->claimed, 0);
 	}
@@ -920,11 +925,11 @@ void BPF_STRUCT_OPS(usersched_running, struct task_struct *p)
 void BPF_STRUCT_OPS(usersched_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct cpu_run *r = cpu_run_of(scx_bpf_task_cpu(p));
 	u64 now = scx_now(), delta;
-	s32 cpu = scx_bpf_task_cpu(p);
 
-	if (cpu >= 0 && cpu < USERSCHED_MAX_CPUS)
-		WRITE_ONCE(cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)].started, 0);
+	if (r)
+		WRITE_ONCE(r->started, 0);
 	if (p->pid == usersched_tgid && !runnable) {
 		WRITE_ONCE(usersched_slept_state, p->__state);
 		WRITE_ONCE(usersched_slept_at, now ?: 1);
