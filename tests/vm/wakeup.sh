@@ -4,6 +4,10 @@
 # rises by at least half the wakeups, the hogs keep most of their CPUs' time, and with
 # --no-wakeup-preempt (the server profile's setting) the counter stays at 0 and every wakeup
 # goes to user space. scx_rlfifo, whose policy does not preempt, never turns it on.
+# Then a frame loop beside a build (vmtool frames: each frame's render thread, in a short burst,
+# wakes a helper thread that runs short bursts too): the helper waits behind the render thread on
+# its CPU, decided in BPF, about once a frame (the wake_affine counter rises by at least half the
+# frames done), and never with --no-wakeup-preempt or under scx_rlfifo.
 . /scenarios/lib/sched.sh
 
 NCPU=$(nproc)
@@ -52,6 +56,37 @@ run() {
     expect_eq "$SX_RC" 0 "exit code after SIGINT"
 }
 
+# frames S yes|no ARGS...: during 3 s of a frame loop the wake_affine counter rises by at least
+# half the frames done (yes), or stays at 0 (no)
+frames() {
+    S=$1 want=$2
+    shift 2
+    args="$*"
+    attach_fresh "$S" --stats 1 "$@"
+    sleep 1
+    stats_counter "$S" wake_affine
+    before=$_n
+    vmtool frames --rate "$RATE" --secs 3 > /tmp/frames.out 2>&1 \
+        || { cat /tmp/frames.out; fail "$S: vmtool frames failed"; }
+    done=$(sed -n 's/.* frames=\([0-9]*\) .*/\1/p' /tmp/frames.out)
+    [ -n "$done" ] || { cat /tmp/frames.out; fail "$S: no frames= in vmtool's output"; }
+    sleep 2
+    stats_counter "$S" wake_affine
+    _rise=$((_n - before))
+    expect_eq "$(sx_ops)" "$S" "attached scheduler after the frame loop"
+    echo "$S${args:+ $args}: $done frames beside a build: wake_affine +$_rise"
+    if [ "$want" = no ]; then
+        [ "$_rise" -eq 0 ] || { sched_log "$S"; fail "$S: wake_affine rose by $_rise, not 0"; }
+    else
+        [ "$_rise" -ge $((done / 2)) ] \
+            || { sched_log "$S"; fail "$S: wake_affine rose by $_rise for $done frames"; }
+    fi
+    signal_sched INT
+    expect_eq "$SX_RC" 0 "exit code after SIGINT"
+}
+
+RATE=$(vmtool calibrate) || fail "vmtool calibrate failed"
+
 echo "== scx_rustland"
 run scx_rustland $((LOOPS / 2)) $((LOOPS * 2))
 ok "scx_rustland: short wakeups preempt a CPU hog in BPF"
@@ -60,3 +95,10 @@ ok "scx_rustland --no-wakeup-preempt: every wakeup goes to user space"
 echo "== scx_rlfifo"
 run scx_rlfifo 0 0
 ok "scx_rlfifo: no wakeup preemption"
+echo "== frames"
+frames scx_rustland yes
+ok "scx_rustland: a short wakeup waits behind its short waker, decided in BPF"
+frames scx_rustland no --no-wakeup-preempt
+ok "scx_rustland --no-wakeup-preempt: no wakeup waits behind its waker in BPF"
+frames scx_rlfifo no
+ok "scx_rlfifo: no wakeup waits behind its waker in BPF"

@@ -94,8 +94,9 @@ pub struct MainOpts<'a> {
     pub common: &'a CommonOpts,
     /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
     pub direct_idle: bool,
-    /// A wakeup whose last burst was shorter than this preempts a CPU hog without a round trip
-    /// (0: every such decision is the policy's).
+    /// A wakeup whose last burst was shorter than this preempts a CPU hog, or waits behind a
+    /// waker whose burst is still shorter, without a round trip (0: every such decision is the
+    /// policy's).
     pub wake_preempt_ns: u64,
     /// The scheduler's own settings for its attach line (its profile, its options), or empty.
     pub detail: String,

@@ -156,7 +156,8 @@ pub struct UserSchedOpts {
     /// Wakeups that find an idle CPU run there at once, without a round trip to user space.
     pub direct_idle: bool,
     /// A wakeup whose last burst was shorter than this takes over a CPU that runs a task past
-    /// it, without a round trip to user space (0: never).
+    /// it, or waits behind a waker still short of it, without a round trip to user space (0:
+    /// never).
     pub wake_preempt_ns: u64,
     /// How long the kernel lets a runnable task wait before ejecting the scheduler.
     pub timeout_ms: u32,
@@ -188,6 +189,8 @@ pub struct Counters {
     pub direct_dispatches: u64,
     /// Short-burst wakeups that took over a CPU hog's CPU without a round trip.
     pub wake_preempts: u64,
+    /// Short-burst wakeups queued behind a short-burst waker on its CPU, without a round trip.
+    pub wake_affine: u64,
     /// Tasks that went to the shared queue because the ring buffer was full.
     pub fallbacks: u64,
     /// Decisions dropped because the task had been enqueued again or was gone.
@@ -262,7 +265,7 @@ impl fmt::Display for Counters {
         write!(
             f,
             "queued={} user_dispatched={} kernel_dispatched={} direct={} wake_preempts={} \
-             fallbacks={} stale={} \
+             wake_affine={} fallbacks={} stale={} \
              bad_cpu={} kicks={} doorbells={} shared_queued={} prev_kept={} held_bypasses={} \
              taken_back={}",
             self.queued,
@@ -270,6 +273,7 @@ impl fmt::Display for Counters {
             self.kernel_dispatches,
             self.direct_dispatches,
             self.wake_preempts,
+            self.wake_affine,
             self.fallbacks,
             self.stale,
             self.bad_cpu,
@@ -623,6 +627,7 @@ impl<'obj> UserSched<'obj> {
             kernel_dispatches: read_u64(&b.nr_kernel_dispatches),
             direct_dispatches: read_u64(&b.nr_direct_dispatches),
             wake_preempts: read_u64(&b.nr_wake_preempts),
+            wake_affine: read_u64(&b.nr_wake_affine),
             fallbacks: read_u64(&b.nr_fallbacks),
             stale: read_u64(&b.nr_stale),
             bad_cpu: read_u64(&b.nr_bad_cpu),

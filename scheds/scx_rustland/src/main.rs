@@ -22,10 +22,12 @@
 //!   run a shortest slice or more of its own burst, its previous CPU's first: that is where
 //!   wakeup latency is won against a CPU hog. The BPF side applies this rule itself (the channel's
 //!   `wake_preempt_ns`), without the round trip that was most of such a wakeup's latency, and
-//!   gives the task the shortest slice; a wakeup it finds no hog for comes here, and may still
-//!   preempt the task on its previous CPU (its only CPU, if it is pinned): at most one such
-//!   preemption per CPU and round, and none once a task with an earlier deadline had to wait for
-//!   a CPU;
+//!   gives the task the shortest slice; there, when its previous CPU runs no such task, it first
+//!   waits behind its waker if the waker is still short of a shortest slice (likely to sleep
+//!   soon; its slice is cut to that), before preempting another CPU. A wakeup BPF finds no place
+//!   for comes here, and may still preempt the task on its previous CPU (its only CPU, if it is
+//!   pinned): at most one such preemption per CPU and round, and none once a task with an earlier
+//!   deadline had to wait for a CPU;
 //! - the slice shrinks from `--slice-us` towards `--slice-us-min` as more tasks wait.
 
 use std::cmp::{Ordering, Reverse};

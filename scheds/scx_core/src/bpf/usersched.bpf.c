@@ -83,7 +83,8 @@
  * ops.select_cpu() (rodata direct_idle), bypassing user space for the common
  * case of a free machine, and why a policy that lets short wakeups preempt CPU
  * hogs can have that rule applied here (rodata wake_preempt_ns, see
- * wake_preempt()) for the common case of a loaded one.
+ * wake_preempt(): a short wakeup also waits behind a short waker) for the
+ * common case of a loaded one.
  */
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
@@ -111,6 +112,7 @@ u64 nr_user_dispatches;	/* decisions applied */
 u64 nr_kernel_dispatches; /* scheduler threads and per-CPU kthreads */
 u64 nr_direct_dispatches; /* wakeups dispatched to an idle CPU by select_cpu */
 u64 nr_wake_preempts;	/* short-burst wakeups that preempted a CPU hog (see wake_preempt()) */
+u64 nr_wake_affine;	/* short-burst wakeups queued behind a short-burst waker (see wake_preempt()) */
 u64 nr_fallbacks;	/* ring buffer full: task went to the shared DSQ */
 u64 nr_stale;		/* decisions dropped by the sequence check */
 u64 nr_bad_cpu;		/* decisions for a CPU the task may not use */
@@ -215,7 +217,8 @@ struct task_ctx {
 	u64 shared_ts;		/* when it was put in the shared DSQ (0: first in line) */
 	u64 shared_key;		/* its key there */
 	u64 vtime;		/* weighted vruntime (p->scx.dsq_vtime is the shared key) */
-	s32 sync_waker_cpu;	/* CPU + 1 of a waker that sleeps next (SCX_WAKE_SYNC), or 0 */
+	s32 waker_cpu;		/* CPU + 1 of its last waker, or 0 */
+	bool waker_sync;	/* that waker sleeps next (SCX_WAKE_SYNC) */
 	u32 in_user;		/* 0, or user space holds it: see custody_of() */
 	bool in_shared;		/* inserted into the shared DSQ since it last ran */
 };
@@ -371,9 +374,10 @@ s32 BPF_STRUCT_OPS(usersched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	bool is_idle = false;
 	s32 cpu;
 
-	if (tctx)
-		tctx->sync_waker_cpu = (wake_flags & SCX_WAKE_SYNC) ?
-			bpf_get_smp_processor_id() + 1 : 0;
+	if (tctx) {
+		tctx->waker_cpu = bpf_get_smp_processor_id() + 1;
+		tctx->waker_sync = wake_flags & SCX_WAKE_SYNC;
+	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && (direct_idle || bypasses_user(p))) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -437,13 +441,15 @@ static void place_on_held(struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * Whether @cpu runs a task that a short-burst wakeup may preempt: one that
- * has run wake_preempt_ns or more since it last woke, and not a waker about to
- * sleep (a sync wakeup's CPU: a pipe writer preempted by each reader it woke
- * took a round trip through user space per message, and hackbench ran eight
- * times longer). Claims the CPU, so one wakeup at a time preempts it.
+ * Claims @cpu for a short-burst wakeup, so one wakeup at a time takes it, if
+ * @p may run there, no higher class holds it, and its task has run (@hog)
+ * wake_preempt_ns or more since it last woke, or (!@hog) less. A hog may be
+ * preempted, but not a waker about to sleep (a sync wakeup's CPU: a pipe
+ * writer preempted by each reader it woke took a round trip through user
+ * space per message, and hackbench ran eight times longer). A short-burst
+ * waker is likely to sleep soon: the wakeup may wait behind it instead.
  */
-static bool claim_hog(struct task_struct *p, s32 cpu, s32 sync_waker_cpu, u64 now)
+static bool claim_cpu(struct task_struct *p, s32 cpu, bool hog, s32 sync_waker_cpu, u64 now)
 {
 	struct cpu_run *r = cpu_run_of(cpu);
 	u64 started;
@@ -452,7 +458,7 @@ static bool claim_hog(struct task_struct *p, s32 cpu, s32 sync_waker_cpu, u64 no
 		return false;
 	started = READ_ONCE(r->started);
 	if (!started || time_before(now, started) ||
-	    READ_ONCE(r->burst) + (now - started) < wake_preempt_ns)
+	    (READ_ONCE(r->burst) + (now - started) >= wake_preempt_ns) != hog)
 		return false;
 	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || cpu_is_held(cpu))
 		return false;
@@ -460,32 +466,65 @@ static bool claim_hog(struct task_struct *p, s32 cpu, s32 sync_waker_cpu, u64 no
 }
 
 /*
+ * A wakeup that waits behind the task running on this CPU, @cpu, waits no
+ * longer than that task's burst takes to reach wake_preempt_ns: its slice is
+ * cut to what is left of that. A sync waker is left alone: it sleeps next.
+ */
+static void trim_waker(s32 cpu, u64 now)
+{
+	struct cpu_run *r = cpu_run_of(cpu);
+	struct task_struct *cur = bpf_get_current_task_btf();
+	u64 started, ran;
+
+	if (!r)
+		return;
+	started = READ_ONCE(r->started);
+	if (!started || time_before(now, started))
+		return;
+	ran = READ_ONCE(r->burst) + (now - started);
+	if (ran < wake_preempt_ns && cur->scx.slice > wake_preempt_ns - ran)
+		scx_task_set_slice(cur, wake_preempt_ns - ran);
+}
+
+/*
  * A wakeup whose last burst was shorter than wake_preempt_ns (the policy's
- * rule for a latency-critical wakeup, set by user space; 0: never) takes over
- * a CPU that runs a CPU hog, its previous CPU first, without the round trip:
- * that round trip, the scheduler's wakeup on another CPU and the preemption
- * IPI after its decision, was most of such a wakeup's latency. It runs for
- * wake_preempt_ns; past that it is no longer short and goes to user space.
+ * rule for a latency-critical wakeup, set by user space; 0: never) runs
+ * without the round trip: that round trip, the scheduler's wakeup on another
+ * CPU and the preemption IPI after its decision, was most of such a wakeup's
+ * latency. In order:
+ *  - it preempts a CPU hog on its previous CPU;
+ *  - or it waits behind its waker, if the waker is in a short burst too and so
+ *    likely to sleep soon (a frame loop's thread and its helper handing work
+ *    to each other, a request and its answer), for no longer than the rest of
+ *    the waker's short burst (trim_waker()): the other CPUs' hogs keep
+ *    running, and no IPI is needed;
+ *  - or it preempts a CPU hog anywhere.
+ * It runs for wake_preempt_ns; past that it is no longer short and goes to
+ * user space.
  */
 static bool wake_preempt(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
 	u32 cpu, nr = scx_bpf_nr_cpu_ids();
-	s32 prev = scx_bpf_task_cpu(p), target = -1, sync = tctx->sync_waker_cpu;
-	u64 now = scx_now();
+	s32 prev = scx_bpf_task_cpu(p), target = -1, waker = tctx->waker_cpu;
+	s32 sync = tctx->waker_sync ? waker : 0;
+	u64 now = scx_now(), flags = SCX_ENQ_PREEMPT;
 
-	tctx->sync_waker_cpu = 0;
+	tctx->waker_cpu = 0;
 
 	/* A task that never ran here starts where the policy says (at its clock). */
 	if (!wake_preempt_ns || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx->sum_runtime ||
 	    tctx->last_burst >= wake_preempt_ns)
 		return false;
-	if (claim_hog(p, prev, sync, now)) {
+	if (claim_cpu(p, prev, true, sync, now)) {
 		target = prev;
+	} else if (waker > 0 && claim_cpu(p, waker - 1, false, 0, now)) {
+		target = waker - 1;
+		flags = 0;
 	} else {
 		bpf_for(cpu, 0, nr) {
 			if (cpu >= USERSCHED_MAX_CPUS)
 				break;
-			if ((s32)cpu != prev && claim_hog(p, cpu, sync, now)) {
+			if ((s32)cpu != prev && claim_cpu(p, cpu, true, sync, now)) {
 				target = cpu;
 				break;
 			}
@@ -493,8 +532,13 @@ static bool wake_preempt(struct task_struct *p, struct task_ctx *tctx, u64 enq_f
 	}
 	if (target < 0)
 		return false;
-	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | target, wake_preempt_ns, SCX_ENQ_PREEMPT);
-	__sync_fetch_and_add(&nr_wake_preempts, 1);
+	if (!flags && !sync && target == bpf_get_smp_processor_id())
+		trim_waker(target, now);
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | target, wake_preempt_ns, flags);
+	if (flags)
+		__sync_fetch_and_add(&nr_wake_preempts, 1);
+	else
+		__sync_fetch_and_add(&nr_wake_affine, 1);
 	return true;
 }
 
