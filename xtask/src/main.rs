@@ -68,9 +68,9 @@ struct VmArgs {
     /// Kernel to boot: `all`, a suite (trixie-backports, sid) or a kernel release
     #[arg(long, default_value = "all")]
     kernel: String,
-    /// Virtual CPUs
-    #[arg(long, default_value_t = 2)]
-    smp: u32,
+    /// Virtual CPUs (default: what the named scenarios ask for with `# vm-smp: N`, else 2)
+    #[arg(long)]
+    smp: Option<u32>,
     /// TCG threading: one host thread per vCPU, or all vCPUs on one thread
     #[arg(long, value_enum, default_value = "single")]
     tcg: vm::TcgThreads,
@@ -298,9 +298,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             host::ensure()?;
+            let smp = match vm.smp {
+                Some(n) => n,
+                None => vm::smp_asked(&scenarios)?,
+            };
             let opts = vm::Options {
                 kernel: vm.kernel,
-                smp: vm.smp,
+                smp,
                 tcg: vm.tcg,
                 mem_mb: vm.mem_mb,
                 timeout_secs: vm.timeout_secs,
@@ -345,7 +349,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 kernel: vm.kernel,
                 userland,
                 tcg: vm.tcg,
-                smp: vm.smp,
+                smp: vm.smp.unwrap_or(2),
                 mem_mb: vm.mem_mb,
                 timeout_secs: vm.timeout_secs,
                 build: !vm.no_build,

@@ -44,6 +44,26 @@ pub fn scenario_smp(name: &str) -> Result<Option<u32>> {
     scenario::smp_of(&scenario_dir()?, name)
 }
 
+/// The vCPUs to boot for the `requested` scenarios when `--smp` is not given: the most any of
+/// them asks for, else 2, as in the suite; says so when one asked.
+pub fn smp_asked(requested: &[String]) -> Result<u32> {
+    let mut asked: Option<(u32, String)> = None;
+    for name in resolve_scenarios(requested)? {
+        if let Some(n) = scenario_smp(&name)? {
+            if asked.as_ref().is_none_or(|(m, _)| n > *m) {
+                asked = Some((n, name));
+            }
+        }
+    }
+    Ok(match asked {
+        Some((n, name)) => {
+            eprintln!("xtask: {n} vCPUs, as scenario {name} asks (--smp N to override)");
+            n
+        }
+        None => 2,
+    })
+}
+
 fn scenario_dir() -> Result<PathBuf> {
     Ok(util::repo_root()?.join("tests/vm"))
 }
