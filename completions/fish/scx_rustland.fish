@@ -1,6 +1,6 @@
 complete -c scx_rustland -s s -l slice-us -d 'Longest time slice, in microseconds, given when few tasks wait' -r
 complete -c scx_rustland -s S -l slice-us-min -d 'Shortest time slice, in microseconds, given when many tasks wait' -r
-complete -c scx_rustland -l profile -d 'A set of the tunables above for one kind of work; options given explicitly override it' -r -f -a "gaming\t'--slice-us 5000 --slice-us-min 500: a frame loop\'s short bursts wait at most a few ms behind CPU hogs, and its wakeups preempt them'
+complete -c scx_rustland -l profile -d 'A set of the tunables above for one kind of work; options given explicitly override it' -r -f -a "gaming\t'--slice-us 10000 --slice-us-min 2000: a frame loop\'s bursts of up to 2 ms count as short, so its wakeups preempt CPU hogs or wait behind the thread that woke them, decided in BPF'
 lowlatency\t'--slice-us 2000 --slice-us-min 250: every task runs within a few ms, at the cost of more context switches and more of this scheduler\'s own CPU time'
 server\t'--slice-us 20000 --slice-us-min 2000 --no-wakeup-preempt: long slices and no preemption, for throughput with a bounded wait'"
 complete -c scx_rustland -l stats -d 'Print a one-line stats summary every SECS seconds (0 disables it)' -r

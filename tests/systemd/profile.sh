@@ -31,7 +31,7 @@ expect_eq "$(prop StatusText)" "scx_rustland running (flags: --profile gaming -s
 expect_eq "$(sx_ops)" scx_rustland "attached scheduler after reload"
 expect_eq "$(prop MainPID)" "$pid" "MainPID after reload"
 journalctl -q --no-pager SYSLOG_IDENTIFIER=scx_rustland -o cat | grep "attached in" | tail -n 1 \
-    | grep -q "slice 500-8000 us, profile gaming" \
+    | grep -q "slice 2000-8000 us, profile gaming" \
     || { show_journal; fail "scx_rustland's attach line does not show gaming with -s 8000"; }
 ok "the explicit -s 8000 overrides the gaming profile's slice, its minimum stays"
 

@@ -75,8 +75,8 @@ struct Cli {
 /// Workload profiles (see scx(5)); each sets the tunables it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Profile {
-    /// --slice-us 5000 --slice-us-min 500: a frame loop's short bursts wait at most a few ms
-    /// behind CPU hogs, and its wakeups preempt them
+    /// --slice-us 10000 --slice-us-min 2000: a frame loop's bursts of up to 2 ms count as short,
+    /// so its wakeups preempt CPU hogs or wait behind the thread that woke them, decided in BPF
     Gaming,
     /// --slice-us 2000 --slice-us-min 250: every task runs within a few ms, at the cost of
     /// more context switches and more of this scheduler's own CPU time
@@ -103,7 +103,7 @@ impl Cli {
     fn apply_profile(&mut self, explicit: &Explicit) {
         let (slice, slice_min, no_preempt) = match self.profile {
             None => return,
-            Some(Profile::Gaming) => (5_000, 500, false),
+            Some(Profile::Gaming) => (10_000, 2_000, false),
             Some(Profile::Lowlatency) => (2_000, 250, false),
             Some(Profile::Server) => (20_000, 2_000, true),
         };
@@ -376,7 +376,7 @@ mod tests {
         assert!(c.no_wakeup_preempt);
         assert_eq!(c.detail(), "profile server, no wakeup preemption");
         let c = cli(&["--profile", "gaming", "-S", "800"]);
-        assert_eq!((c.slice.slice_us, c.slice.slice_us_min), (5_000, 800));
+        assert_eq!((c.slice.slice_us, c.slice.slice_us_min), (10_000, 800));
         assert!(!c.no_wakeup_preempt && c.slice.validate().is_ok());
         assert_eq!(cli(&[]).detail(), "");
         for p in Profile::value_variants() {
