@@ -469,6 +469,9 @@ static bool claim_cpu(struct task_struct *p, s32 cpu, bool hog, s32 sync_waker_c
  * A wakeup that waits behind the task running on this CPU, @cpu, waits no
  * longer than that task's burst takes to reach wake_preempt_ns: its slice is
  * cut to what is left of that. A sync waker is left alone: it sleeps next.
+ * Only the current task's slice can be cut: a wakeup the kernel enqueued on
+ * another CPU than its waker's (it may queue a wakeup on the CPU it targets)
+ * waits for the rest of the waker's slice, or until the waker sleeps.
  */
 static void trim_waker(s32 cpu, u64 now)
 {
@@ -495,9 +498,9 @@ static void trim_waker(s32 cpu, u64 now)
  *  - it preempts a CPU hog on its previous CPU;
  *  - or it waits behind its waker, if the waker is in a short burst too and so
  *    likely to sleep soon (a frame loop's thread and its helper handing work
- *    to each other, a request and its answer), for no longer than the rest of
- *    the waker's short burst (trim_waker()): the other CPUs' hogs keep
- *    running, and no IPI is needed;
+ *    to each other, a request and its answer), as a rule for no longer than
+ *    the rest of the waker's short burst (trim_waker()): the other CPUs' hogs
+ *    keep running, and no IPI is needed;
  *  - or it preempts a CPU hog anywhere.
  * It runs for wake_preempt_ns; past that it is no longer short and goes to
  * user space.
