@@ -5,9 +5,9 @@
 # --no-wakeup-preempt (the server profile's setting) the counter stays at 0 and every wakeup
 # goes to user space. scx_rlfifo, whose policy does not preempt, never turns it on.
 # Then a frame loop beside a build (vmtool frames: each frame's render thread, in a short burst,
-# wakes a helper thread that runs short bursts too): the helper waits behind the render thread on
-# its CPU, decided in BPF, about once a frame (the wake_affine counter rises by at least half the
-# frames done), and never with --no-wakeup-preempt or under scx_rlfifo.
+# wakes a helper thread that runs short bursts too): BPF decides at least one wakeup per frame,
+# and the helper waits behind the render thread on its CPU there (wake_affine) unless its
+# previous CPU runs a hog to preempt; neither with --no-wakeup-preempt nor under scx_rlfifo.
 . /scenarios/lib/sched.sh
 
 NCPU=$(nproc)
@@ -56,8 +56,9 @@ run() {
     expect_eq "$SX_RC" 0 "exit code after SIGINT"
 }
 
-# frames S yes|no ARGS...: during 3 s of a frame loop the wake_affine counter rises by at least
-# half the frames done (yes), or stays at 0 (no)
+# frames S yes|no ARGS...: during 3 s of a frame loop, BPF decides at least one wakeup per frame
+# done (wake_preempts plus wake_affine; each frame has two short ones, the tick's and the
+# helper's) and some of them wait behind their waker (yes), or none is decided there (no)
 frames() {
     S=$1 want=$2
     shift 2
@@ -65,21 +66,26 @@ frames() {
     attach_fresh "$S" --stats 1 "$@"
     sleep 1
     stats_counter "$S" wake_affine
-    before=$_n
+    affine0=$_n
+    stats_counter "$S" wake_preempts
+    preempts0=$_n
     vmtool frames --rate "$RATE" --secs 3 > /tmp/frames.out 2>&1 \
         || { cat /tmp/frames.out; fail "$S: vmtool frames failed"; }
     done=$(sed -n 's/.* frames=\([0-9]*\) .*/\1/p' /tmp/frames.out)
     [ -n "$done" ] || { cat /tmp/frames.out; fail "$S: no frames= in vmtool's output"; }
     sleep 2
     stats_counter "$S" wake_affine
-    _rise=$((_n - before))
+    affine=$((_n - affine0))
+    stats_counter "$S" wake_preempts
+    preempts=$((_n - preempts0))
     expect_eq "$(sx_ops)" "$S" "attached scheduler after the frame loop"
-    echo "$S${args:+ $args}: $done frames beside a build: wake_affine +$_rise"
+    echo "$S${args:+ $args}: $done frames beside a build: wake_affine +$affine, wake_preempts +$preempts"
     if [ "$want" = no ]; then
-        [ "$_rise" -eq 0 ] || { sched_log "$S"; fail "$S: wake_affine rose by $_rise, not 0"; }
+        [ $((affine + preempts)) -eq 0 ] \
+            || { sched_log "$S"; fail "$S: BPF decided $affine + $preempts wakeups, not 0"; }
     else
-        [ "$_rise" -ge $((done / 2)) ] \
-            || { sched_log "$S"; fail "$S: wake_affine rose by $_rise for $done frames"; }
+        [ "$affine" -gt 0 ] && [ $((affine + preempts)) -ge "$done" ] \
+            || { sched_log "$S"; fail "$S: BPF decided $affine + $preempts wakeups for $done frames"; }
     fi
     signal_sched INT
     expect_eq "$SX_RC" 0 "exit code after SIGINT"
