@@ -68,7 +68,7 @@ struct VmArgs {
     /// Kernel to boot: `all`, a suite (trixie-backports, sid) or a kernel release
     #[arg(long, default_value = "all")]
     kernel: String,
-    /// Virtual CPUs (default: what the named scenarios ask for with `# vm-smp: N`, else 2)
+    /// Virtual CPUs (default: 2; for `vm`, what the named scenarios ask for with `# vm-smp: N`)
     #[arg(long)]
     smp: Option<u32>,
     /// TCG threading: one host thread per vCPU, or all vCPUs on one thread
