@@ -153,6 +153,19 @@ static struct cpu_run *cpu_run_of(s32 cpu)
 	return &cpu_run[(u32)cpu & (USERSCHED_MAX_CPUS - 1)];
 }
 
+/*
+ * How long @r's task has run of its current burst at @now, or -1 when it runs
+ * none that a wakeup may preempt or wait behind.
+ */
+static s64 cpu_run_burst(const struct cpu_run *r, u64 now)
+{
+	u64 started = READ_ONCE(r->started);
+
+	if (!started || time_before(now, started))
+		return -1;
+	return READ_ONCE(r->burst) + (now - started);
+}
+
 /* Tasks waiting for user space, by the CPU whose run queue counts them. */
 u32 nr_in_user_on[USERSCHED_MAX_CPUS];
 u64 nr_held_bypasses;	/* tasks kept from user space: a higher class held their CPU */
@@ -452,13 +465,12 @@ static void place_on_held(struct task_struct *p, u64 enq_flags)
 static bool claim_cpu(struct task_struct *p, s32 cpu, bool hog, s32 sync_waker_cpu, u64 now)
 {
 	struct cpu_run *r = cpu_run_of(cpu);
-	u64 started;
+	s64 ran;
 
 	if (!r || cpu + 1 == sync_waker_cpu)
 		return false;
-	started = READ_ONCE(r->started);
-	if (!started || time_before(now, started) ||
-	    (READ_ONCE(r->burst) + (now - started) >= wake_preempt_ns) != hog)
+	ran = cpu_run_burst(r, now);
+	if (ran < 0 || ((u64)ran >= wake_preempt_ns) != hog)
 		return false;
 	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) || cpu_is_held(cpu))
 		return false;
@@ -477,15 +489,12 @@ static void trim_waker(s32 cpu, u64 now)
 {
 	struct cpu_run *r = cpu_run_of(cpu);
 	struct task_struct *cur = bpf_get_current_task_btf();
-	u64 started, ran;
+	s64 ran;
 
 	if (!r)
 		return;
-	started = READ_ONCE(r->started);
-	if (!started || time_before(now, started))
-		return;
-	ran = READ_ONCE(r->burst) + (now - started);
-	if (ran < wake_preempt_ns && cur->scx.slice > wake_preempt_ns - ran)
+	ran = cpu_run_burst(r, now);
+	if (ran >= 0 && (u64)ran < wake_preempt_ns && cur->scx.slice > wake_preempt_ns - ran)
 		scx_task_set_slice(cur, wake_preempt_ns - ran);
 }
 
