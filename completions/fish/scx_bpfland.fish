@@ -14,7 +14,7 @@ complete-fish\t'A fish completion script'"
 complete -c scx_bpfland -l no-smt-aware -d 'Treat SMT siblings as independent CPUs when looking for an idle one'
 complete -c scx_bpfland -l no-wakeup-preempt -d 'Interactive wakeups never preempt the task on their CPU: they wait in the queue by deadline like every other task'
 complete -c scx_bpfland -l pack -d 'Run the work on as few CPUs as keep up with it, the slowest first, and leave the others idle: the set grows when its CPUs are over 90 % busy or tasks wait over 10 ms for one, and, after a second in which the work fits on fewer at 85 %, shrinks to that many'
-complete -c scx_bpfland -l sticky -d 'A task that was preempted or used up its slice goes back to its own CPU while nothing waits, or behind the waiting task its CPU just took: no migration while it keeps its CPU busy (tasks that wait still share the CPUs)'
+complete -c scx_bpfland -l sticky -d 'A task that was preempted or used up its slice goes back to its own CPU while nothing waits, or behind the waiting task its CPU just took; queued, its own CPU takes it first and the others leave it there for a slice: no migration while it keeps its CPU busy (tasks that wait still share the CPUs)'
 complete -c scx_bpfland -s p -l partial -d 'Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler'
 complete -c scx_bpfland -l check-args -d 'Check the options and exit without attaching (used by scx-loader to validate flags)'
 complete -c scx_bpfland -l list-profiles -d 'Print the names of this scheduler\'s `--profile` values, one per line, and exit (used by scx-loader)'

@@ -56,8 +56,9 @@ struct Cli {
     pack: bool,
 
     /// A task that was preempted or used up its slice goes back to its own CPU while nothing
-    /// waits, or behind the waiting task its CPU just took: no migration while it keeps its CPU
-    /// busy (tasks that wait still share the CPUs).
+    /// waits, or behind the waiting task its CPU just took; queued, its own CPU takes it first
+    /// and the others leave it there for a slice: no migration while it keeps its CPU busy
+    /// (tasks that wait still share the CPUs).
     #[arg(long)]
     sticky: bool,
 

@@ -228,26 +228,6 @@ wl_duty() {
         --work-us 4000 --period-us 16000
 }
 
-# The sum of se.nr_migrations (/proc/PID/sched) over the stress-ng --matrix workers in _migr,
-# their number in _workers. Shell builtins only: a process forked per worker (sed in a command
-# substitution) wakes on a busy CPU and displaces a worker, so the reading would add to what it
-# reads.
-matrix_migrations() {
-    _migr=0
-    _workers=0
-    for _d in /proc/[0-9]*; do
-        read -r _comm < "$_d/comm" 2>/dev/null || continue
-        # The worker's comm, cut to 15 characters.
-        [ "$_comm" = stress-ng-matri ] || continue
-        while read -r _key _colon _n; do
-            [ "$_key" = se.nr_migrations ] || continue
-            _migr=$((_migr + _n))
-            _workers=$((_workers + 1))
-            break
-        done < "$_d/sched" 2>/dev/null
-    done
-}
-
 # stress-ng --matrix, one worker per CPU, and how often its workers migrated once they run:
 # their migrations from 1 s after the start to a second before the end (the placement of new
 # workers is the same for every scheduler and not what hpc's stickiness is about)
@@ -256,10 +236,10 @@ wl_matrix() {
     stress-ng --matrix "$NCPU" --timeout "${MX_SECS}s" --metrics-brief > /tmp/matrix.out 2>&1 &
     _mx=$!
     sleep 1
-    matrix_migrations
+    migrations_of stress-ng-matri
     _m0=$_migr _w0=$_workers
     sleep $((MX_SECS - 2))
-    matrix_migrations
+    migrations_of stress-ng-matri
     wait "$_mx"
     _rc=$?
     rec_file matrix "$_s" "$_r" /tmp/matrix.out

@@ -18,6 +18,8 @@
 #   rss_kb PID                 print VmRSS of PID in KiB
 #   cpu_ms PID                 CPU time of PID in ms, from /proc/PID/schedstat
 #   cpu_slices PID             times the kernel switched PID in, from /proc/PID/schedstat
+#   migrations_of COMM         the migrations (se.nr_migrations) of the processes named COMM
+#                              (cut to 15 characters) in _migr, their number in _workers
 #   stats_counter NAME KEY     KEY=N of the last --stats line in NAME's log, into _n (fails
 #                              with the log if there is none)
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
@@ -211,6 +213,23 @@ cpu_ms() {
 cpu_slices() {
     read -r _ns _delay _slices _rest < "/proc/$1/schedstat"
     echo "$_slices"
+}
+
+# Shell builtins only: a process forked per reading (sed in a command substitution) wakes on a
+# busy CPU and displaces a worker, so the reading would add to what it reads.
+migrations_of() {
+    _migr=0
+    _workers=0
+    for _d in /proc/[0-9]*; do
+        read -r _comm < "$_d/comm" 2>/dev/null || continue
+        [ "$_comm" = "$1" ] || continue
+        while read -r _key _colon _n; do
+            [ "$_key" = se.nr_migrations ] || continue
+            _migr=$((_migr + _n))
+            _workers=$((_workers + 1))
+            break
+        done < "$_d/sched" 2>/dev/null
+    done
 }
 
 stats_counter() {

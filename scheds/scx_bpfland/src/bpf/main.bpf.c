@@ -74,7 +74,11 @@
  *    (tasks wait and the CPU's local queue already held the next task, as
  *    when two of them take turns there) it queues like any other, so an
  *    overloaded LLC still shares its CPUs by deadline and the queue is never
- *    left waiting behind local queues that refill themselves.
+ *    left waiting behind local queues that refill themselves. A task of a
+ *    CPU that went to the LLC queue all the same (or was queued by
+ *    ops.cpu_release(), when a higher class took its CPU for a moment) is
+ *    the first its CPU takes back, and for a slice the other CPUs take it
+ *    only if their own task cannot run on (sticky_dispatch()).
  *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
@@ -121,6 +125,8 @@ const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
 /* How often (per LLC) a dispatching CPU looks for such a task, and how far. */
 #define RESCUE_SCAN_NS		50000000ULL
 #define RESCUE_SCAN_DEPTH	64
+/* --sticky: how far into its LLC queue a CPU looks for a task preempted there. */
+#define STICKY_SCAN_DEPTH	8
 
 /* --pack: a wait for a CPU this long counts against the active CPUs keeping up. */
 #define PACK_WAIT_NS		10000000ULL
@@ -552,6 +558,75 @@ static bool rescue_starving(s32 cpu, u32 llc)
 	return false;
 }
 
+/*
+ * --sticky: whether @p, queued in an LLC queue, was preempted on a CPU other
+ * than @cpu less than a slice ago: that CPU takes it back (sticky_dispatch()).
+ */
+static bool preempted_elsewhere(struct task_struct *p, s32 cpu, u64 now)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	return tctx && tctx->stopped_runnable && scx_bpf_task_cpu(p) != cpu &&
+	       tctx->wait_ts && time_before(now, tctx->wait_ts + slice_max_ns);
+}
+
+/*
+ * --sticky: what a CPU takes from @llc's queue, among its first
+ * STICKY_SCAN_DEPTH tasks: a task preempted on this CPU (its slice ended
+ * while others waited, or a higher class took the CPU and ops.cpu_release()
+ * queued it) first; then, while @prev can run on, the first task that was not
+ * just preempted on another CPU, or else @prev runs on. Without this, the first
+ * CPU to dispatch took whatever came first, often another CPU's task: that
+ * CPU's own task then stayed behind it, and the CPU the task came from went
+ * idle once its higher-class task was done (beside a real-time task that ran
+ * 3 ms in every 50 on one CPU, that CPU was 67-86 % idle, and stress-ng
+ * --matrix workers migrated twice a second). Returns false when the usual
+ * order applies: nothing of the above, and @prev cannot run on.
+ */
+static bool sticky_dispatch(s32 cpu, u32 llc, struct task_struct *prev)
+{
+	bool prev_runs = prev && (prev->scx.flags & SCX_TASK_QUEUED);
+	struct task_struct *p;
+	u64 now = scx_now();
+	u32 seen = 0;
+
+	if (!sticky || !bpf_ksym_exists(bpf_iter_scx_dsq_new))
+		return false;
+	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
+		struct task_ctx *tctx = lookup_task_ctx(p);
+
+		if (++seen > STICKY_SCAN_DEPTH)
+			break;
+		if (!tctx || !tctx->stopped_runnable || scx_bpf_task_cpu(p) != cpu ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			STAT_INC(kept);
+			return true;
+		}
+	}
+	if (!prev_runs)
+		return false;
+	seen = 0;
+	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
+		if (++seen > STICKY_SCAN_DEPTH)
+			break;
+		if (preempted_elsewhere(p, cpu, now) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
+				cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 1;
+			STAT_INC(llc_local);
+			return true;
+		}
+	}
+	if (seen > STICKY_SCAN_DEPTH)
+		return false;
+	scx_task_set_slice(prev, task_slice(llc));
+	STAT_INC(kept);
+	return true;
+}
+
 void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = llc_of(cpu), i, n = MIN(nr_llcs, (u32)BPFLAND_MAX_LLCS);
@@ -565,6 +640,8 @@ void BPF_STRUCT_OPS(bpfland_dispatch, s32 cpu, struct task_struct *prev)
 		scx_task_set_slice(prev, task_slice(llc));
 		return;
 	}
+	if (sticky_dispatch(cpu, llc, prev))
+		return;
 	if (scx_dsq_move_to_local(llc_dsq(llc))) {
 		if (sticky && cpu >= 0 && cpu < BPFLAND_MAX_CPUS)
 			cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 1;
