@@ -21,3 +21,11 @@ check() {
 }
 
 for_each_sched check $SX_SCHEDULERS
+
+# From Linux 6.19 on the kernel deprecates ops.cpu_release() and says so at every load of a
+# scheduler that has it; ours use the sched_switch hook there (higher_class.bpf.h).
+if dmesg | grep -q "cpu_acquire/release() are deprecated"; then
+    dmesg | grep "deprecated"
+    fail "the kernel warned that a scheduler uses a deprecated callback"
+fi
+ok "no deprecation warning from the kernel"

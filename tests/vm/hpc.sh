@@ -1,13 +1,14 @@
 # hpc.sh - the hpc profile keeps CPU-bound workers on their CPUs and no CPU idle: one stress-ng
 # --matrix worker per CPU while a real-time task pinned to CPU 0 runs 3 ms in every 50. Each
-# time it runs, the kernel hands the worker it interrupted back to the scheduler
-# (ops.cpu_release); under --profile hpc that worker must come back to CPU 0, which must stay
-# busy (at most 20 % idle; a worker taken by another CPU left it idle up to 86 % of the time,
-# with two workers sharing one CPU). The workers' migrations are shown, with EEVDF's from the
-# same boot, not asserted on: the guest's own tasks (kworkers, the shell reading /proc) move
-# workers now and then under either scheduler; their rate is a benchmark's figure
-# (`cargo xtask bench --profiles`).
+# time it runs, the worker it interrupted goes back to the scheduler (SCX_ENQ_REENQ, reenq= in
+# the stats; ops.cpu_release() or, from Linux 6.19 on, the hook of higher_class.bpf.h), and
+# under --profile hpc it must come back to CPU 0, which must stay busy (at most 20 % idle; a
+# worker taken by another CPU left it idle up to 86 % of the time).
 # vm-smp: 4
+#
+# The workers' migrations are shown, with EEVDF's from the same boot, not asserted on: the
+# guest's own tasks (kworkers, the shell reading /proc) move workers now and then under either
+# scheduler; their rate is a benchmark's figure (`cargo xtask bench --profiles`).
 . /scenarios/lib/sched.sh
 
 NCPU=$(nproc)
@@ -62,6 +63,13 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
     grep "stats:" "/tmp/$S.log" | tail -n 1
     expect_eq "$WORKERS" "$NCPU/$NCPU" "stress-ng --matrix workers at both readings"
+    reenq=0
+    for n in $(sed -n 's/.*stats: .* reenq=\([0-9]*\).*/\1/p' "/tmp/$S.log"); do
+        reenq=$((reenq + n))
+    done
+    [ "$reenq" -gt 0 ] \
+        || { sched_log "$S"; fail "$S hpc: no task went back to the scheduler when the real-time task took CPU 0"; }
+    echo "$S hpc: $reenq tasks re-enqueued when a higher class took their CPU"
     [ "$IDLE0" -le 20 ] \
         || { sched_log "$S"; fail "$S hpc: CPU 0 was ${IDLE0}% idle beside the real-time task (at most 20 %)"; }
     ok "$S hpc kept CPU 0 busy beside a real-time task"

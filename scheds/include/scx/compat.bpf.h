@@ -93,9 +93,10 @@ static inline bool scx_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct 
 }
 
 /*
- * Re-enqueueing every task of this CPU's local DSQ, from ops.cpu_release().
- * 6.12-7.x:  scx_bpf_reenqueue_local() (returns how many)
- * 7.x:       scx_bpf_reenqueue_local___v2()
+ * Re-enqueueing every task of this CPU's local DSQ.
+ * 6.12-7.x:  scx_bpf_reenqueue_local() (returns how many), from
+ *            ops.cpu_release() only
+ * 6.19 on:   scx_bpf_reenqueue_local___v2(), from anywhere (a tracepoint too)
  */
 void scx_bpf_reenqueue_local___v2___scx(void) __ksym __weak;
 u32 scx_bpf_reenqueue_local___scx(void) __ksym __weak;
@@ -106,6 +107,13 @@ static inline void scx_reenqueue_local(void)
 		scx_bpf_reenqueue_local___v2___scx();
 	else if (bpf_ksym_exists(scx_bpf_reenqueue_local___scx))
 		scx_bpf_reenqueue_local___scx();
+}
+
+/* Outside ops.cpu_release(): only where the 6.19 kfunc exists, else nothing. */
+static inline void scx_reenqueue_local_anywhere(void)
+{
+	if (bpf_ksym_exists(scx_bpf_reenqueue_local___v2___scx))
+		scx_bpf_reenqueue_local___v2___scx();
 }
 
 /*

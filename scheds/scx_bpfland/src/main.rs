@@ -171,6 +171,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
     if let Some(p) = &packer {
         set_active_cpus(open.maps.data_data.as_deref_mut(), p.active())?;
     }
+    let higher_class = attach::HigherClassHook::probe();
     {
         let ops = open.struct_ops.bpfland_ops_mut();
         attach::set_ops_name(&mut ops.name, NAME)?;
@@ -179,9 +180,14 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         }
         // A CPU going on- or offline between here and the attach makes the kernel refuse it.
         ops.hotplug_seq = read_hotplug_seq();
+        higher_class.prepare(
+            &mut ops.cpu_release,
+            &mut open.progs.scx_higher_class_switch,
+        );
     }
     let mut skel = open.load().map_err(|e| attach::load_error(NAME, e))?;
     let link = attach::attach_ops(&mut skel.maps.bpfland_ops, NAME)?;
+    let switch_link = higher_class.attach(&mut skel.progs.scx_higher_class_switch)?;
     log::info!(
         "{NAME} attached in {} ms ({}; {}{}, lag {} us{}{}{}{}{})",
         start.elapsed().as_millis(),
@@ -247,6 +253,7 @@ fn run_once(cli: &Cli, shutdown: &Shutdown) -> Result<RunEnd> {
         }
     }
     let requested = shutdown.requested() && exit_info(&skel).is_none();
+    drop(switch_link);
     drop(link);
     if !kernel::wait_disabled(Duration::from_secs(5)) {
         log::warn!("sched_ext still not disabled 5 s after detaching {NAME}");

@@ -18,6 +18,7 @@ pub struct CpuStats {
     pub pinned: u64,
     pub kept: u64,
     pub long_waits: u64,
+    pub reenq: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -42,6 +43,7 @@ impl CpuStats {
         self.pinned += c.pinned;
         self.kept += c.kept;
         self.long_waits += c.long_waits;
+        self.reenq += c.reenq;
     }
 
     /// What happened since `earlier`.
@@ -57,6 +59,7 @@ impl CpuStats {
             pinned: self.pinned.saturating_sub(earlier.pinned),
             kept: self.kept.saturating_sub(earlier.kept),
             long_waits: self.long_waits.saturating_sub(earlier.long_waits),
+            reenq: self.reenq.saturating_sub(earlier.reenq),
         }
     }
 }
@@ -65,7 +68,7 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={}",
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={} reenq={}",
             self.direct,
             self.sync,
             self.preempt,
@@ -75,7 +78,8 @@ impl fmt::Display for CpuStats {
             self.rescued,
             self.pinned,
             self.kept,
-            self.long_waits
+            self.long_waits,
+            self.reenq
         )
     }
 }
@@ -116,7 +120,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 10]| {
+        let cpu = |vals: [u64; 11]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -128,6 +132,7 @@ mod tests {
                 pinned: vals[7],
                 kept: vals[8],
                 long_waits: vals[9],
+                reenq: vals[10],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -139,8 +144,8 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]));
         assert_eq!(
             t,
             CpuStats {
@@ -154,6 +159,7 @@ mod tests {
                 pinned: 88,
                 kept: 99,
                 long_waits: 110,
+                reenq: 121,
             }
         );
         let d = t.delta(&CpuStats {
@@ -163,7 +169,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110 reenq=121"
         );
     }
 }

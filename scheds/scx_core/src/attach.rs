@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use libbpf_rs::{Link, MapMut};
+use libbpf_rs::btf::types::Func;
+use libbpf_rs::btf::Btf;
+use libbpf_rs::{Link, MapMut, OpenProgramMut, ProgramMut};
 
 use crate::error::{Error, Result};
 use crate::kernel;
@@ -98,6 +100,54 @@ pub fn attach_ops(map: &mut MapMut<'_>, name: &str) -> Result<Link> {
     })?;
     kernel::wait_attached(name, seq_before, ATTACH_TIMEOUT)?;
     Ok(link)
+}
+
+/// The kfunc that re-enqueues a CPU's local DSQ from any context (Linux 6.19 on).
+const REENQUEUE_ANYWHERE_KFUNC: &str = "scx_bpf_reenqueue_local___v2";
+
+/// How a scheduler re-enqueues the tasks queued on a CPU that a higher scheduling class takes
+/// (scheds/include/scx/higher_class.bpf.h): up to Linux 6.18 its `ops.cpu_release()` does it; from
+/// 6.19 on the kernel deprecates that callback (and warns at every load of a scheduler that has
+/// one), and the `scx_higher_class_switch` tracepoint program does it instead.
+pub struct HigherClassHook {
+    at_switch: bool,
+}
+
+impl HigherClassHook {
+    /// Asks the running kernel's BTF which of the two it needs.
+    pub fn probe() -> Self {
+        let at_switch = Btf::from_vmlinux()
+            .map(|btf| btf.type_by_name::<Func>(REENQUEUE_ANYWHERE_KFUNC).is_some())
+            .unwrap_or(false);
+        HigherClassHook { at_switch }
+    }
+
+    /// Before load: clears the ops' `cpu_release` callback and loads the tracepoint program
+    /// instead, where the kernel has the kfunc; leaves both alone otherwise.
+    pub fn prepare(
+        &self,
+        cpu_release: &mut *mut libbpf_rs::libbpf_sys::bpf_program,
+        prog: &mut OpenProgramMut<'_>,
+    ) {
+        if self.at_switch {
+            *cpu_release = std::ptr::null_mut();
+        }
+        prog.set_autoload(self.at_switch);
+    }
+
+    /// After the scheduler attached: attaches the tracepoint program if it was loaded. The link
+    /// must live as long as the scheduler.
+    pub fn attach(&self, prog: &mut ProgramMut<'_>) -> Result<Option<Link>> {
+        if !self.at_switch {
+            return Ok(None);
+        }
+        prog.attach().map(Some).map_err(|e| {
+            Error::bpf(
+                "attaching the sched_switch hook that re-enqueues tasks a higher class displaced",
+                e,
+            )
+        })
+    }
 }
 
 /// Locks current and future memory, so a scheduler never waits on page reclaim while tasks wait

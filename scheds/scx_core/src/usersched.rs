@@ -303,6 +303,8 @@ pub struct UserSched<'obj> {
     // Field order is drop order: the ring buffers go before the object that owns their maps.
     ringbuf: RingBuffer<'static>,
     user_ringbuf: UserRingBuffer,
+    /// The sched_switch hook of [`attach::HigherClassHook`], where the kernel needs it.
+    switch_link: Option<Link>,
     link: Option<Link>,
     skel: UserschedSkel<'obj>,
     incoming: Rc<RefCell<VecDeque<QueuedTask>>>,
@@ -363,6 +365,7 @@ impl<'obj> UserSched<'obj> {
             rodata.direct_idle = opts.direct_idle;
             rodata.wake_preempt_ns = opts.wake_preempt_ns;
         }
+        let higher_class = attach::HigherClassHook::probe();
         {
             let ops = open.struct_ops.usersched_ops_mut();
             attach::set_ops_name(&mut ops.name, &opts.name)?;
@@ -370,6 +373,10 @@ impl<'obj> UserSched<'obj> {
                 ops.flags |= attach::SCX_OPS_SWITCH_PARTIAL;
             }
             ops.timeout_ms = opts.timeout_ms;
+            higher_class.prepare(
+                &mut ops.cpu_release,
+                &mut open.progs.scx_higher_class_switch,
+            );
         }
 
         let mut skel = open.load().map_err(|e| attach::load_error(&opts.name, e))?;
@@ -377,6 +384,7 @@ impl<'obj> UserSched<'obj> {
         attach::lock_memory()?;
 
         let link = attach::attach_ops(&mut skel.maps.usersched_ops, &opts.name)?;
+        let switch_link = higher_class.attach(&mut skel.progs.scx_higher_class_switch)?;
         let attach_time = start.elapsed();
 
         let incoming = Rc::new(RefCell::new(VecDeque::with_capacity(QUEUE_CAPACITY)));
@@ -404,6 +412,7 @@ impl<'obj> UserSched<'obj> {
         Ok(UserSched {
             ringbuf,
             user_ringbuf,
+            switch_link,
             link: Some(link),
             skel,
             incoming,
@@ -674,6 +683,7 @@ impl<'obj> UserSched<'obj> {
     /// Detaches the scheduler, waits for the kernel to report sched_ext disabled and returns the
     /// exit record.
     pub fn detach(mut self) -> Option<ExitInfo> {
+        drop(self.switch_link.take());
         drop(self.link.take());
         if !kernel::wait_disabled(Duration::from_secs(5)) {
             log::warn!(

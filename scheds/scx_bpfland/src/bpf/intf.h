@@ -28,6 +28,7 @@ struct cpu_stats {
 	u64 pinned;		/* --pack: tasks queued on their own CPU, allowed on no active one */
 	u64 kept;		/* --sticky: preempted tasks put back on their own CPU */
 	u64 long_waits;		/* --pack: tasks that waited over PACK_WAIT_NS for a CPU */
+	u64 reenq;		/* tasks queued again: a higher class took their CPU */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

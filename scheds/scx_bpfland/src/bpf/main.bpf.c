@@ -100,6 +100,7 @@
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
 #include <scx/wait_max.bpf.h>
+#include <scx/higher_class.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -415,6 +416,9 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_error("task %d (%s) has no context", p->pid, p->comm);
 		return;
 	}
+
+	if (enq_flags & SCX_ENQ_REENQ)
+		STAT_INC(reenq);
 
 	/* Per-CPU kthreads can run nowhere else: they don't queue behind others. */
 	if (is_percpu_kthread(p)) {
@@ -775,7 +779,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(bpfland_init)
  * A higher scheduling class (RT, deadline) took this CPU: what waits in its
  * local DSQ goes through ops.enqueue() again, into the LLC queue, where the
  * other CPUs find it, instead of waiting for as long as that class keeps this
- * CPU. Per-CPU kthreads can only come back here.
+ * CPU. Per-CPU kthreads can only come back here. On 6.19 and later user space
+ * clears this callback and loads scx_higher_class_switch instead
+ * (higher_class.bpf.h).
  */
 void BPF_STRUCT_OPS(bpfland_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {

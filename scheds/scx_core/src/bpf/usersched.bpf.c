@@ -89,6 +89,7 @@
 #include <scx/common.bpf.h>
 #include <scx/user_exit_info.bpf.h>
 #include <scx/wait_max.bpf.h>
+#include <scx/higher_class.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -1044,7 +1045,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(usersched_init)
  * threads and the sched_ext watchdog's worker, so the machine stalled without
  * even an ejection. Every task of the local DSQ goes through ops.enqueue()
  * again, flagged SCX_ENQ_REENQ, which place_on_held() handles: to the shared
- * DSQ (the scheduler first in line), where another CPU finds it.
+ * DSQ (the scheduler first in line), where another CPU finds it. On 6.19 and
+ * later user space clears this callback and loads scx_higher_class_switch
+ * instead (higher_class.bpf.h).
  */
 void BPF_STRUCT_OPS(usersched_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
