@@ -19,16 +19,12 @@
 #ifndef __SCX_HIGHER_CLASS_BPF_H
 #define __SCX_HIGHER_CLASS_BPF_H
 
-/* Switches from a task of a lower class to one of a higher class, counted. */
-u64 nr_higher_class_switches;
-
 SEC("?tp_btf/sched_switch")
 int BPF_PROG(scx_higher_class_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
 	if (next->prio >= MAX_RT_PRIO || prev->prio < MAX_RT_PRIO)
 		return 0;
-	__sync_fetch_and_add(&nr_higher_class_switches, 1);
 	scx_reenqueue_local_anywhere();
 	return 0;
 }
