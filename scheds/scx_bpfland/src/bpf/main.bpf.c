@@ -75,8 +75,8 @@
  *    when two of them take turns there) it queues like any other, so an
  *    overloaded LLC still shares its CPUs by deadline and the queue is never
  *    left waiting behind local queues that refill themselves. A task of a
- *    CPU that went to the LLC queue all the same (or was queued by
- *    ops.cpu_release(), when a higher class took its CPU for a moment) is
+ *    CPU that went to the LLC queue all the same (or was queued again when
+ *    a higher class took its CPU for a moment, see bpfland_cpu_release()) is
  *    the first its CPU takes back, and for a slice the other CPUs take it
  *    only if their own task cannot run on (sticky_dispatch()).
  *
@@ -577,8 +577,8 @@ static bool preempted_elsewhere(struct task_struct *p, s32 cpu, u64 now)
 /*
  * --sticky: what a CPU takes from @llc's queue, among its first
  * STICKY_SCAN_DEPTH tasks: a task preempted on this CPU (its slice ended
- * while others waited, or a higher class took the CPU and ops.cpu_release()
- * queued it) first; then, while @prev can run on, the first task that was not
+ * while others waited, or a higher class took the CPU and it was queued
+ * again) first; then, while @prev can run on, the first task that was not
  * just preempted on another CPU, or else @prev runs on. Without this, the first
  * CPU to dispatch took whatever came first, often another CPU's task: that
  * CPU's own task then stayed behind it, and the CPU the task came from went
