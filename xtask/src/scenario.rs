@@ -61,17 +61,22 @@ pub fn scenarios_in(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The vCPU count a scenario in `dir` asks for with a `# vm-smp: N` line among its first
-/// lines (e.g. CPU hotplug needs CPUs to take offline), if any.
+/// The vCPU count a scenario in `dir` asks for with a `# vm-smp: N` line in its header comment
+/// (e.g. CPU hotplug needs CPUs to take offline), if any.
 pub fn smp_of(dir: &Path, name: &str) -> Result<Option<u32>> {
     let path = dir.join(format!("{name}.sh"));
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text
-        .lines()
-        .take(10)
+    Ok(smp_in_header(&text))
+}
+
+/// The `# vm-smp: N` of a scenario's header: the comment and blank lines before its first
+/// command, however long the description above it is.
+fn smp_in_header(text: &str) -> Option<u32> {
+    text.lines()
+        .take_while(|l| l.starts_with('#') || l.trim().is_empty())
         .find_map(|l| l.strip_prefix("# vm-smp:"))
-        .and_then(|n| n.trim().parse().ok()))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// Accepts `name` or `name.sh` for each of `requested`, checks the scenario is one of
@@ -267,6 +272,18 @@ mod tests {
 
     use super::*;
     use crate::qemu::Line;
+
+    #[test]
+    fn vm_smp_is_read_from_the_whole_header_only() {
+        let long = format!(
+            "{}# vm-smp: 4\n. /scenarios/lib/sched.sh\n",
+            "# text\n".repeat(12)
+        );
+        assert_eq!(smp_in_header(&long), Some(4));
+        assert_eq!(smp_in_header("# a\n#\n# vm-smp: 3\n\n. x\n"), Some(3));
+        assert_eq!(smp_in_header("# a\necho hi\n# vm-smp: 4\n"), None);
+        assert_eq!(smp_in_header("# vm-smp: many\n"), None);
+    }
 
     fn boot(texts: &[&str], timed_out: bool) -> Boot {
         Boot {
