@@ -77,8 +77,9 @@
  *    left waiting behind local queues that refill themselves. A task of a
  *    CPU that went to the LLC queue all the same (or was queued again when
  *    a higher class took its CPU for a moment, see bpfland_cpu_release()) is
- *    the first its CPU takes back, and for a slice the other CPUs take it
- *    only if their own task cannot run on (sticky_dispatch()).
+ *    the first its CPU takes back, and for a slice (or while a higher
+ *    class still holds its CPU) the other CPUs take it only if their own
+ *    task cannot run on (sticky_dispatch()).
  *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
@@ -564,14 +565,20 @@ static bool rescue_starving(s32 cpu, u32 llc)
 
 /*
  * --sticky: whether @p, queued in an LLC queue, was preempted on a CPU other
- * than @cpu less than a slice ago: that CPU takes it back (sticky_dispatch()).
+ * than @cpu, less than a slice ago or by a higher class that still holds that
+ * CPU: that CPU takes it back (sticky_dispatch()). Taken by @cpu instead, it
+ * would share @cpu with @cpu's own task while its own CPU found nothing to run
+ * once the higher class was done, as when a busy host stretches a real-time
+ * task's few milliseconds past a slice.
  */
 static bool preempted_elsewhere(struct task_struct *p, s32 cpu, u64 now)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	s32 home = scx_bpf_task_cpu(p);
 
-	return tctx && tctx->stopped_runnable && scx_bpf_task_cpu(p) != cpu &&
-	       tctx->wait_ts && time_before(now, tctx->wait_ts + slice_max_ns);
+	if (!tctx || !tctx->stopped_runnable || home == cpu || !tctx->wait_ts)
+		return false;
+	return time_before(now, tctx->wait_ts + slice_max_ns) || scx_cpu_held(home);
 }
 
 /*

@@ -275,37 +275,20 @@ static void stage_add(u32 stage, u64 ns)
 		WRITE_ONCE(stage_max_ns[stage], ns);
 }
 
-struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
-extern const struct rq runqueues __ksym __weak;
-
 /*
- * Whether a higher class (RT, deadline) holds @cpu: RT tasks are queued on
- * it, or its current task is a deadline task. Its sched_ext tasks then run
- * only in the turns of the CPU's sched_ext deadline server (50 ms a second),
- * and a turn that finds nothing to run ends there and then: the server
- * yields, and with RT hogs on every CPU it never came back while its CPU
- * counted tasks that waited in user space (nothing to run, in the kernel's
- * eyes). The scheduler itself, the watchdog's worker and every other task
- * then waited until the kernel ejected the scheduler. So while a CPU is
- * held, nothing enqueued there goes to user space, and a turn that finds
- * nothing else takes back what waits there (take_back()).
+ * Whether a higher class (RT, deadline) holds @cpu (scx_cpu_held()). Its
+ * sched_ext tasks then run only in the turns of the CPU's sched_ext deadline
+ * server (50 ms a second), and a turn that finds nothing to run ends there and
+ * then: the server yields, and with RT hogs on every CPU it never came back
+ * while its CPU counted tasks that waited in user space (nothing to run, in
+ * the kernel's eyes). The scheduler itself, the watchdog's worker and every
+ * other task then waited until the kernel ejected the scheduler. So while a
+ * CPU is held, nothing enqueued there goes to user space, and a turn that
+ * finds nothing else takes back what waits there (take_back()).
  */
 static bool cpu_is_held(s32 cpu)
 {
-	struct task_struct *curr;
-
-	if (cpu < 0 || cpu >= USERSCHED_MAX_CPUS)
-		return false;
-	if (bpf_ksym_exists(&runqueues)) {
-		struct rq *rq = bpf_per_cpu_ptr(&runqueues, cpu);
-
-		if (rq && rq->rt.rt_nr_running)
-			return true;
-	}
-	if (!bpf_ksym_exists(scx_bpf_cpu_curr))
-		return false;
-	curr = scx_bpf_cpu_curr(cpu);
-	return curr && curr->prio < MAX_RT_PRIO && curr->__state == TASK_RUNNING;
+	return cpu >= 0 && cpu < USERSCHED_MAX_CPUS && scx_cpu_held(cpu);
 }
 
 /*
