@@ -19,6 +19,7 @@ pub struct CpuStats {
     pub kept: u64,
     pub long_waits: u64,
     pub reenq: u64,
+    pub spread: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -44,6 +45,7 @@ impl CpuStats {
         self.kept += c.kept;
         self.long_waits += c.long_waits;
         self.reenq += c.reenq;
+        self.spread += c.spread;
     }
 
     /// What happened since `earlier`.
@@ -60,6 +62,7 @@ impl CpuStats {
             kept: self.kept.saturating_sub(earlier.kept),
             long_waits: self.long_waits.saturating_sub(earlier.long_waits),
             reenq: self.reenq.saturating_sub(earlier.reenq),
+            spread: self.spread.saturating_sub(earlier.spread),
         }
     }
 }
@@ -68,7 +71,7 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={} reenq={}",
+            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={} reenq={} spread={}",
             self.direct,
             self.sync,
             self.preempt,
@@ -79,7 +82,8 @@ impl fmt::Display for CpuStats {
             self.pinned,
             self.kept,
             self.long_waits,
-            self.reenq
+            self.reenq,
+            self.spread
         )
     }
 }
@@ -120,7 +124,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 11]| {
+        let cpu = |vals: [u64; 12]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -133,6 +137,7 @@ mod tests {
                 kept: vals[8],
                 long_waits: vals[9],
                 reenq: vals[10],
+                spread: vals[11],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -144,8 +149,8 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]));
         assert_eq!(
             t,
             CpuStats {
@@ -160,6 +165,7 @@ mod tests {
                 kept: 99,
                 long_waits: 110,
                 reenq: 121,
+                spread: 132,
             }
         );
         let d = t.delta(&CpuStats {
@@ -169,7 +175,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110 reenq=121"
+            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110 reenq=121 spread=132"
         );
     }
 }

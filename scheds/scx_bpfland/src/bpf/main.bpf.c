@@ -79,7 +79,9 @@
  *    a higher class took its CPU for a moment, see bpfland_cpu_release()) is
  *    the first its CPU takes back, and for a slice (or while a higher
  *    class still holds its CPU) the other CPUs take it only if their own
- *    task cannot run on (sticky_dispatch()).
+ *    task cannot run on (sticky_dispatch()). Two tasks that would take
+ *    turns on one CPU, each kept behind the other, split up while a CPU of
+ *    their LLC idles (sticky_spread()).
  *
  *  - The slice is slice_max divided by the number of waiting tasks in the
  *    LLC, never below slice_min.
@@ -157,6 +159,9 @@ u8 cpu_runs_interactive[BPFLAND_MAX_CPUS];
  * queue since that CPU last started a task.
  */
 u8 cpu_took_queued[BPFLAND_MAX_CPUS];
+
+/* --sticky: the task kept in each CPU's local queue that has not run since (0: none). */
+s32 cpu_kept_pid[BPFLAND_MAX_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -406,6 +411,30 @@ s32 BPF_STRUCT_OPS(bpfland_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 	return prev_cpu;
 }
 
+/*
+ * --sticky: @p, about to be kept on @cpu, would wait there behind another task
+ * kept there (two tasks that take turns on one CPU, as when two threads of a
+ * new job started on one CPU, or a CPU took another's task): while a CPU of
+ * @llc idles, @p runs there instead. Without this, nothing else moved either
+ * of them, as neither went through the LLC queue again: the pair shared one
+ * CPU for seconds while another stayed idle. A task kept behind a per-CPU
+ * kthread or a task that woke up stays on its CPU.
+ */
+static bool sticky_spread(struct task_struct *p, s32 cpu, u32 llc)
+{
+	s32 ahead = cpu_kept_pid[cpu & (BPFLAND_MAX_CPUS - 1)], idle;
+
+	if (!ahead || ahead == p->pid || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0)
+		return false;
+	idle = pick_idle_in_llc(p, cpu);
+	if (idle < 0)
+		return false;
+	scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, task_slice(llc), 0);
+	scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	STAT_INC(spread);
+	return true;
+}
+
 void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p), idle;
@@ -460,7 +489,10 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	     cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)]) &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 1) {
 		cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 0;
+		if (sticky_spread(p, cpu, llc))
+			return;
 		scx_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(llc), enq_flags);
+		cpu_kept_pid[cpu & (BPFLAND_MAX_CPUS - 1)] = p->pid;
 		STAT_INC(kept);
 		return;
 	}
@@ -712,6 +744,8 @@ void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 	if (cpu >= 0 && cpu < BPFLAND_MAX_CPUS) {
 		cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] = is_interactive(tctx);
 		cpu_took_queued[cpu & (BPFLAND_MAX_CPUS - 1)] = 0;
+		if (cpu_kept_pid[cpu & (BPFLAND_MAX_CPUS - 1)] == p->pid)
+			cpu_kept_pid[cpu & (BPFLAND_MAX_CPUS - 1)] = 0;
 	}
 	if (time_before(llc_vclock[llc], tctx->vruntime))
 		llc_vclock[llc] = tctx->vruntime;
