@@ -46,7 +46,7 @@ if [ "$QUICK" = 1 ]; then
     FR_SECS=4
     RQ_SECS=2
     DU_SECS=3
-    MX_SECS=3
+    MX_SECS=5
 else
     HB_ARGS="-g 4 -l 150"
     ST_SECS=5
@@ -55,7 +55,7 @@ else
     FR_SECS=10
     RQ_SECS=5
     DU_SECS=6
-    MX_SECS=6
+    MX_SECS=8
 fi
 # The requests load levels, LOAD:THINK_US (1 ms of work per request, 2 workers per message
 # thread, a message thread per CPU). Sized under EEVDF by the CPU busy share the workload
@@ -229,26 +229,41 @@ wl_duty() {
 }
 
 # stress-ng --matrix, one worker per CPU, and how often its workers migrated once they run:
-# their migrations from 1 s after the start to a second before the end (the placement of new
-# workers is the same for every scheduler and not what hpc's stickiness is about)
+# their migrations per second from 1 s after the start (or from when all of its workers run,
+# if a slow host forks them later, up to 2 s) to 3 s before the end (the placement of new
+# workers is the same for every scheduler and not what hpc's stickiness is about). Reading
+# /proc takes the shell a second beside four CPU hogs under TCG, so the last reading starts
+# early enough to end before the workers do.
 wl_matrix() {
     _s=$1 _r=$2
     stress-ng --matrix "$NCPU" --timeout "${MX_SECS}s" --metrics-brief > /tmp/matrix.out 2>&1 &
     _mx=$!
     sleep 1
+    _sx_now
+    _c0=$_sx_cs
     migrations_of stress-ng-matri
-    _m0=$_migr _w0=$_workers
-    sleep $((MX_SECS - 2))
+    while [ "$_workers" -lt "$NCPU" ] && [ "$_sx_cs" -lt $((_c0 + 100)) ]; do
+        sleep 0.1
+        migrations_of stress-ng-matri
+        _sx_now
+    done
+    _m0=$_migr _w0=$_workers _c1=$_sx_cs
+    _cs=$(( (MX_SECS - 4) * 100 - (_c1 - _c0) ))
+    [ "$_cs" -ge 10 ] || _cs=10
+    sleep "$((_cs / 100)).$((_cs % 100 / 10))"
     migrations_of stress-ng-matri
+    _sx_now
+    _cs=$((_sx_cs - _c1))
+    _secs="$((_cs / 100)).$((_cs % 100 / 10))"
     wait "$_mx"
     _rc=$?
     rec_file matrix "$_s" "$_r" /tmp/matrix.out
     grep -e ' bogo ops' -e '] matrix ' /tmp/matrix.out
     # A worker that ended or started in between would skew the difference: no figure then.
     if [ "$_workers" = "$_w0" ]; then
-        rec migrations "$_s" "$_r" "migrations=$((_migr - _m0)) workers=$_workers secs=$((MX_SECS - 2))"
+        rec migrations "$_s" "$_r" "migrations=$((_migr - _m0)) workers=$_workers secs=$_secs"
     else
-        rec migrations "$_s" "$_r" "migrations=0 workers=0 secs=$((MX_SECS - 2))"
+        rec migrations "$_s" "$_r" "migrations=0 workers=0 secs=$_secs"
     fi
     rec matrix-rc "$_s" "$_r" "$_rc"
     ejected "$_s" "$_r" matrix && return 1
