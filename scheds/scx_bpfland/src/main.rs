@@ -57,8 +57,9 @@ struct Cli {
 
     /// A task that was preempted or used up its slice goes back to its own CPU while nothing
     /// waits, or behind the waiting task its CPU just took; queued, its own CPU takes it first
-    /// and the others leave it there for a slice: no migration while it keeps its CPU busy
-    /// (tasks that wait still share the CPUs).
+    /// and the others leave it there for a slice, or while a real-time task holds its CPU: no
+    /// migration while it keeps its CPU busy (tasks that wait still share the CPUs, and two
+    /// that would take turns on one CPU split up while another CPU idles).
     #[arg(long)]
     sticky: bool,
 
