@@ -124,7 +124,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "single")]
         tcg: vm::TcgThreads,
         /// Time limit of each scenario inside the guest, in seconds
-        #[arg(long = "timeout", default_value_t = 120)]
+        #[arg(long = "timeout", default_value_t = 240)]
         timeout_secs: u64,
         /// Stream every tool's and guest's output instead of one line per step
         #[arg(long, short)]
