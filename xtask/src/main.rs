@@ -63,6 +63,10 @@ impl FetchArgs {
     }
 }
 
+/// How long a guest scenario may run before it counts as hung (a guard, not a time budget: a
+/// slow host stretches the longest scenarios to 120 s).
+const SCENARIO_TIMEOUT_SECS: u64 = 240;
+
 #[derive(Debug, Args)]
 struct VmArgs {
     /// Kernel to boot: `all`, a suite (trixie-backports, sid) or a kernel release
@@ -78,7 +82,7 @@ struct VmArgs {
     #[arg(long = "mem", default_value_t = 1024)]
     mem_mb: u32,
     /// Time limit of each scenario inside the guest, in seconds
-    #[arg(long = "timeout", default_value_t = 120)]
+    #[arg(long = "timeout", default_value_t = SCENARIO_TIMEOUT_SECS)]
     timeout_secs: u64,
     /// Do not build; use the executables already in target/release
     #[arg(long)]
@@ -124,7 +128,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "single")]
         tcg: vm::TcgThreads,
         /// Time limit of each scenario inside the guest, in seconds
-        #[arg(long = "timeout", default_value_t = 240)]
+        #[arg(long = "timeout", default_value_t = SCENARIO_TIMEOUT_SECS)]
         timeout_secs: u64,
         /// Stream every tool's and guest's output instead of one line per step
         #[arg(long, short)]
