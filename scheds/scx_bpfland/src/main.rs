@@ -50,8 +50,9 @@ struct Cli {
     no_wakeup_preempt: bool,
 
     /// Run the work on as few CPUs as keep up with it, the slowest first, and leave the others
-    /// idle: the set grows when its CPUs are over 90 % busy or tasks wait over 10 ms for one,
-    /// and, after a second in which the work fits on fewer at 85 %, shrinks to that many.
+    /// idle: the set grows when its CPUs are over 90 % busy or tasks keep waiting over 10 ms
+    /// for one (for 0.4 s), and, after a second in which the work fits on fewer at 85 %,
+    /// shrinks to that many.
     #[arg(long)]
     pack: bool,
 

@@ -7,8 +7,10 @@ const SHRINK_AT: f64 = 0.85;
 /// ...for this many periods in a row, so that a short lull does not shrink the set; then the
 /// set shrinks to the fewest CPUs the work fits on, at once.
 const SHRINK_AFTER: u32 = 5;
-/// Tasks that waited long for a CPU in one period (BPF counts waits over 10 ms) from which on
-/// the active CPUs do not keep up, however idle the clock ticks say they are.
+/// Tasks that waited long for a CPU (BPF counts waits over 10 ms) in each of two periods in a
+/// row, from which on the active CPUs do not keep up, however idle the clock ticks say they
+/// are. One period's worth is not enough: a vCPU its host stops running for a few tens of
+/// milliseconds makes every task queued on it wait that long once, whatever the load.
 pub const LONG_WAITS: u64 = 2;
 
 /// The number of active CPUs, moved by the work of each period.
@@ -17,6 +19,8 @@ pub struct Packer {
     online: u32,
     active: u32,
     calm: u32,
+    /// The last period had LONG_WAITS or more long waits.
+    waited: bool,
 }
 
 impl Packer {
@@ -27,6 +31,7 @@ impl Packer {
             online,
             active: online,
             calm: 0,
+            waited: false,
         }
     }
 
@@ -39,11 +44,13 @@ impl Packer {
     ///
     /// Growing is immediate: tasks queue for the active CPUs once they are saturated, and the
     /// measured work cannot exceed what they can run, so a saturated set grows by half. Long
-    /// waits grow it too: busy time comes from clock ticks, and a CPU that misses ticks (a vCPU
-    /// its host does not run) looks idle while its tasks wait.
+    /// waits in two periods in a row grow it too: busy time comes from clock ticks, and a CPU
+    /// that misses ticks (a vCPU its host does not run) looks idle while its tasks wait.
     pub fn next(&mut self, cpus: f64, long_waits: u64) -> u32 {
         let active = f64::from(self.active);
-        let waiting = long_waits >= LONG_WAITS;
+        let waited = long_waits >= LONG_WAITS;
+        let waiting = waited && self.waited;
+        self.waited = waited;
         if cpus > active * GROW_AT || waiting {
             let step = if cpus > active * 0.95 || waiting {
                 (self.active / 2).max(1)
@@ -125,10 +132,22 @@ mod tests {
             1,
             "one long wait is not a trend"
         );
+        assert_eq!(p.next(0.3, LONG_WAITS), 1, "nor is one period of them");
         assert_eq!(p.next(0.3, LONG_WAITS), 2);
         assert_eq!(p.next(0.3, 10), 3);
         assert_eq!(p.next(0.3, 10), 4);
         assert_eq!(run(&mut p, 0.3, 4), 4, "no shrinking right after");
+    }
+
+    #[test]
+    fn long_waits_in_periods_apart_do_not_grow_the_set() {
+        let mut p = Packer::new(4);
+        assert_eq!(run(&mut p, 1.2, 5), 2);
+        for _ in 0..10 {
+            assert_eq!(p.next(1.2, 4), 2, "a host's hiccup");
+            assert_eq!(p.next(1.2, 1), 2);
+            assert_eq!(p.next(1.2, 0), 2);
+        }
     }
 
     #[test]

@@ -59,10 +59,10 @@
  *    the other CPUs take from the queue only what waited STARVE_NS. User
  *    space sets nr_active_cpus from how busy the CPUs are and how many tasks
  *    waited over PACK_WAIT_NS: more when the active ones are nearly saturated
- *    or tasks wait that long, as few as the work fits on once it has fitted
- *    on fewer for a second, so the same work runs on as few CPUs as keep up
- *    and the others stay idle. A task that may run on none of the active CPUs (pinned) is queued
- *    on its own CPU instead.
+ *    or tasks keep waiting that long, as few as the work fits on once it has
+ *    fitted on fewer for a second, so the same work runs on as few CPUs as
+ *    keep up and the others stay idle. A task that may run on none of the
+ *    active CPUs (pinned) is queued on its own CPU instead.
  *
  *  - With --sticky (the hpc profile) a task that was preempted or used up its
  *    slice goes back to its own CPU's local queue instead of the LLC queue,
