@@ -12,7 +12,7 @@ complete-bash\t'A bash completion script'
 complete-zsh\t'A zsh completion script'
 complete-fish\t'A fish completion script'"
 complete -c scx_bpfland -l no-smt-aware -d 'Treat SMT siblings as independent CPUs when looking for an idle one'
-complete -c scx_bpfland -l no-wakeup-preempt -d 'Interactive wakeups never preempt the task on their CPU: they wait in the queue by deadline like every other task'
+complete -c scx_bpfland -l no-wakeup-preempt -d 'Interactive wakeups never preempt the task on their CPU: they wait in the queue by deadline like every other task (and a woken per-CPU kernel thread waits for the end of its CPU\'s slice)'
 complete -c scx_bpfland -l pack -d 'Run the work on as few CPUs as keep up with it, the slowest first, and leave the others idle: the set grows when its CPUs are over 90 % busy or tasks keep waiting over 10 ms for one (for 0.4 s), and, after a second in which the work fits on fewer at 85 %, shrinks to that many'
 complete -c scx_bpfland -l sticky -d 'A task that was preempted or used up its slice goes back to its own CPU while nothing waits, or behind the waiting task its CPU just took; queued, its own CPU takes it first and the others leave it there for a slice, or while a real-time task holds its CPU: no migration while it keeps its CPU busy (tasks that wait still share the CPUs, and two that would take turns on one CPU split up while another CPU idles)'
 complete -c scx_bpfland -s p -l partial -d 'Schedule only tasks that opted in with SCHED_EXT; all others stay on the default scheduler'

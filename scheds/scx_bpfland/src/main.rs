@@ -45,7 +45,8 @@ struct Cli {
     no_smt_aware: bool,
 
     /// Interactive wakeups never preempt the task on their CPU: they wait in the queue by
-    /// deadline like every other task.
+    /// deadline like every other task (and a woken per-CPU kernel thread waits for the end of
+    /// its CPU's slice).
     #[arg(long)]
     no_wakeup_preempt: bool,
 

@@ -43,7 +43,9 @@
  *    wakeup that found no idle CPU preempts the task on its CPU instead, if
  *    that task is not interactive: that is what keeps wakeup latency low
  *    while hogs keep every CPU busy, without interactive tasks preempting
- *    each other. --no-wakeup-preempt (the server profile) turns that off.
+ *    each other. A per-CPU kthread's wakeup preempts such a task too, so
+ *    that it does not hold the CPU's local queue for the rest of a hog's
+ *    slice. --no-wakeup-preempt (the server profile) turns both off.
  *
  *  - ops.dispatch() first compares the task whose slice just ended with the
  *    head of its LLC queue: if its deadline is still the earliest, it runs on
@@ -450,8 +452,19 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	if (enq_flags & SCX_ENQ_REENQ)
 		STAT_INC(reenq);
 
-	/* Per-CPU kthreads can run nowhere else: they don't queue behind others. */
+	/*
+	 * Per-CPU kthreads can run nowhere else: they don't queue behind others.
+	 * Woken, they take the CPU from a task that is not interactive, as an
+	 * interactive wakeup does (below): otherwise a kworker waited in the
+	 * local queue for the rest of a CPU hog's slice, and every interactive
+	 * wakeup on that CPU meanwhile, finding the local queue taken, waited
+	 * in the LLC queue behind both.
+	 */
 	if (is_percpu_kthread(p)) {
+		if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) &&
+		    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
+		    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)])
+			enq_flags |= SCX_ENQ_PREEMPT;
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags);
 		return;
 	}
