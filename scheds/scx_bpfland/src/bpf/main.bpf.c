@@ -11,7 +11,8 @@
  *    wakeup, the burst that ended in the sleep), capped at slice_lag. Tasks
  *    that switch voluntarily often (interactive, I/O bound; the rate is
  *    measured here, per task, as an average of voluntary context switches
- *    per second) have that term divided by four, so they go first.
+ *    per second; a new task's from its first sleeps on) have that term
+ *    divided by four, so they go first.
  *    No task may lag its LLC's clock by more than slice_lag, checked at every
  *    enqueue and whenever a running task is weighed against the queue: a
  *    waking sleeper gets a bounded head start, never a monopoly, and a task
@@ -141,6 +142,8 @@ const volatile u32 cpu_llc[BPFLAND_MAX_CPUS];
 #define INTERACTIVE_NVCSW	10
 /* Window over which the switch rate is averaged. */
 #define NVCSW_WINDOW_NS		100000000ULL
+/* The shortest time a new task's switch rate is taken over (see rate_switches()). */
+#define NVCSW_FIRST_NS		20000000ULL
 
 UEI_DEFINE(uei);
 
@@ -180,6 +183,7 @@ struct task_ctx {
 	u64 nvcsw;		/* voluntary switches in the current window */
 	u64 nvcsw_ts;		/* start of the current window */
 	u64 avg_nvcsw;		/* voluntary switches per second, averaged */
+	bool nvcsw_rated;	/* a whole window has been measured (see rate_switches()) */
 	u64 wait_ts;		/* when it last started waiting to run (0: it runs) */
 	u64 sleep_ts;		/* when it last went to sleep (0: it has not since it woke) */
 	u64 credit;		/* how far it may lag on a wakeup, see wake_lag() */
@@ -764,10 +768,36 @@ void BPF_STRUCT_OPS(bpfland_running, struct task_struct *p)
 		llc_vclock[llc] = tctx->vruntime;
 }
 
+/*
+ * Updates @tctx's voluntary switch rate at @now: an average over windows of
+ * NVCSW_WINDOW_NS. Until its first window is over, a task is rated by what it
+ * did so far (over no less than NVCSW_FIRST_NS), not by an average that starts
+ * at zero: a new thread that sleeps every few milliseconds (a frame loop, a
+ * timer-driven task) would otherwise count as a CPU hog for its first tenth
+ * of a second and wait behind the hogs' slices at every wakeup.
+ */
+static void rate_switches(struct task_ctx *tctx, u64 now)
+{
+	u64 window = now - tctx->nvcsw_ts, rate;
+
+	if (time_before(now, tctx->nvcsw_ts))
+		return;
+	if (window < NVCSW_WINDOW_NS) {
+		if (!tctx->nvcsw_rated)
+			tctx->avg_nvcsw = tctx->nvcsw * 1000000000ULL / MAX(window, NVCSW_FIRST_NS);
+		return;
+	}
+	rate = tctx->nvcsw * 1000000000ULL / window;
+	tctx->avg_nvcsw = tctx->nvcsw_rated ? (tctx->avg_nvcsw * 3 + rate) / 4 : rate;
+	tctx->nvcsw_rated = true;
+	tctx->nvcsw = 0;
+	tctx->nvcsw_ts = now;
+}
+
 void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	u64 now = scx_now(), window;
+	u64 now = scx_now();
 
 	if (!tctx)
 		return;
@@ -782,14 +812,7 @@ void BPF_STRUCT_OPS(bpfland_stopping, struct task_struct *p, bool runnable)
 		tctx->nvcsw++;
 		tctx->sleep_ts = now ?: 1;
 	}
-	window = now - tctx->nvcsw_ts;
-	if (window >= NVCSW_WINDOW_NS) {
-		u64 rate = tctx->nvcsw * 1000000000ULL / window;
-
-		tctx->avg_nvcsw = (tctx->avg_nvcsw * 3 + rate) / 4;
-		tctx->nvcsw = 0;
-		tctx->nvcsw_ts = now;
-	}
+	rate_switches(tctx, now);
 }
 
 void BPF_STRUCT_OPS(bpfland_enable, struct task_struct *p)
