@@ -20,6 +20,7 @@ pub struct CpuStats {
     pub long_waits: u64,
     pub reenq: u64,
     pub spread: u64,
+    pub kthread_preempt: u64,
 }
 
 /// One CPU's counters as BPF lays them out: the skeleton's type, generated from intf.h.
@@ -46,6 +47,7 @@ impl CpuStats {
         self.long_waits += c.long_waits;
         self.reenq += c.reenq;
         self.spread += c.spread;
+        self.kthread_preempt += c.kthread_preempt;
     }
 
     /// What happened since `earlier`.
@@ -63,6 +65,7 @@ impl CpuStats {
             long_waits: self.long_waits.saturating_sub(earlier.long_waits),
             reenq: self.reenq.saturating_sub(earlier.reenq),
             spread: self.spread.saturating_sub(earlier.spread),
+            kthread_preempt: self.kthread_preempt.saturating_sub(earlier.kthread_preempt),
         }
     }
 }
@@ -71,10 +74,11 @@ impl fmt::Display for CpuStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "direct={} sync={} preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={} reenq={} spread={}",
+            "direct={} sync={} preempt={} kthread_preempt={} llc_local={} cross_llc={} kicks={} rescued={} pinned={} kept={} long_waits={} reenq={} spread={}",
             self.direct,
             self.sync,
             self.preempt,
+            self.kthread_preempt,
             self.llc_local,
             self.cross_llc,
             self.kicks,
@@ -124,7 +128,7 @@ mod tests {
 
     #[test]
     fn sums_cpus_and_diffs() {
-        let cpu = |vals: [u64; 12]| {
+        let cpu = |vals: [u64; 13]| {
             let raw = RawCpuStats {
                 direct: vals[0],
                 preempt: vals[1],
@@ -138,6 +142,7 @@ mod tests {
                 long_waits: vals[9],
                 reenq: vals[10],
                 spread: vals[11],
+                kthread_preempt: vals[12],
             };
             // SAFETY: viewing a repr(C) struct of u64s (no padding) as its bytes.
             unsafe {
@@ -149,8 +154,10 @@ mod tests {
             .to_vec()
         };
         let mut t = CpuStats::default();
-        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
-        t.add_raw(&cpu([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]));
+        t.add_raw(&cpu([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
+        t.add_raw(&cpu([
+            10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130,
+        ]));
         assert_eq!(
             t,
             CpuStats {
@@ -166,6 +173,7 @@ mod tests {
                 long_waits: 110,
                 reenq: 121,
                 spread: 132,
+                kthread_preempt: 143,
             }
         );
         let d = t.delta(&CpuStats {
@@ -175,7 +183,7 @@ mod tests {
         assert_eq!(d.direct, 10);
         assert_eq!(
             d.to_string(),
-            "direct=10 sync=66 preempt=22 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110 reenq=121 spread=132"
+            "direct=10 sync=66 preempt=22 kthread_preempt=143 llc_local=33 cross_llc=44 kicks=55 rescued=77 pinned=88 kept=99 long_waits=110 reenq=121 spread=132"
         );
     }
 }

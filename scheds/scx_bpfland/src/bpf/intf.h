@@ -30,6 +30,7 @@ struct cpu_stats {
 	u64 long_waits;		/* --pack: tasks that waited over PACK_WAIT_NS for a CPU */
 	u64 reenq;		/* tasks queued again: a higher class took their CPU */
 	u64 spread;		/* --sticky: tasks moved off a shared CPU to an idle one */
+	u64 kthread_preempt;	/* woken per-CPU kthreads that preempted their CPU */
 };
 
 #endif /* __SCX_BPFLAND_INTF_H */

@@ -467,8 +467,10 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	if (is_percpu_kthread(p)) {
 		if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) &&
 		    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
-		    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)])
+		    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)]) {
 			enq_flags |= SCX_ENQ_PREEMPT;
+			STAT_INC(kthread_preempt);
+		}
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags);
 		return;
 	}
