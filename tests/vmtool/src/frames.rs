@@ -13,7 +13,9 @@
 //! part in wall time (its CPU time plus the time it was preempted), `helper_wait_*` waiting for
 //! the helper after that; of which `helper_start_*` is from the post until the helper ran and
 //! `render_wake_*` (frames where the render thread had to sleep) from the helper's answer until
-//! the render thread ran again.
+//! the render thread ran again. `helper_short_wakes` counts the helper's wakeups after a burst
+//! shorter than `--short-us` of its CPU time (a scheduler's rule for a latency-critical wakeup
+//! sees the same burst, however much a slow host stretched it).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +35,8 @@ struct Board {
     /// When the helper started and finished the last job it did.
     started_at: Option<Instant>,
     done_at: Option<Instant>,
+    /// Wakeups of the helper after a burst shorter than `--short-us`.
+    short_wakes: u64,
     quit: bool,
 }
 
@@ -77,16 +81,27 @@ impl Helper {
     }
 }
 
-fn helper_loop(h: &Helper, us: u64, rate: f64) {
+fn helper_loop(h: &Helper, us: u64, rate: f64, short: Duration) {
     let mut seen = 0;
+    // The CPU time of the helper's current burst (since it last woke) began at this reading.
+    let mut burst_began = thread_cpu();
     loop {
         let Ok(mut b) = h.board.lock() else { return };
+        let burst = thread_cpu().saturating_sub(burst_began);
+        let mut slept = false;
         while b.posted == seen && !b.quit {
+            slept = true;
             let Ok(next) = h.job.wait(b) else { return };
             b = next;
         }
         if b.quit {
             return;
+        }
+        if slept {
+            burst_began = thread_cpu();
+            if burst < short {
+                b.short_wakes += 1;
+            }
         }
         seen = b.posted;
         drop(b);
@@ -174,6 +189,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "helper-us",
         "background",
         "job-us",
+        "short-us",
     ])?;
     let rate: f64 = o.get("rate", 0.0)?;
     let secs: u64 = o.get("secs", 10)?;
@@ -183,6 +199,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let nbg: usize = o.get("background", ncpu)?;
     let job_us: u64 = o.get("job-us", 3000)?;
+    let short = Duration::from_micros(o.get("short-us", 1000)?);
     if rate <= 0.0 {
         return Err("--rate STEPS_PER_US is needed (from `vmtool calibrate`)".into());
     }
@@ -200,7 +217,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let h = Arc::clone(&helper);
     let thread = match std::thread::Builder::new()
         .name("helper".into())
-        .spawn(move || helper_loop(&h, helper_us, rate))
+        .spawn(move || helper_loop(&h, helper_us, rate, short))
     {
         Ok(t) => t,
         Err(e) => {
@@ -268,7 +285,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let elapsed = t0.elapsed();
     let bg1 = (shared.get(HOG_MS), shared.get(COMPILE_MS));
     let bg_ok = stop_background(&shared, pids);
+    let mut short_wakes = 0;
     if let Ok(mut b) = helper.board.lock() {
+        short_wakes = b.short_wakes;
         b.quit = true;
         helper.job.notify_one();
     }
@@ -293,7 +312,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
          missed_pct={:.2} late_p99_us={} late_max_us={} bg_hog_ms={hog} bg_compile_ms={compile} \
          bg_ms={} render_cpu_us={} start_p50_us={} start_p99_us={} work_wall_p50_us={} \
          work_wall_p99_us={} helper_wait_p50_us={} helper_wait_p99_us={} helper_start_p50_us={} \
-         helper_start_p99_us={} render_wake_p50_us={} render_wake_p99_us={} secs={:.2}",
+         helper_start_p99_us={} render_wake_p50_us={} render_wake_p99_us={} \
+         helper_short_wakes={short_wakes} secs={:.2}",
         ticks - on_time,
         (ticks - on_time) as f64 * 100.0 / ticks as f64,
         lateness.pct(99.0),
