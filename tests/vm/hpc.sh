@@ -63,10 +63,8 @@ check() {
     expect_eq "$SX_RC" 0 "exit code"
     grep "stats:" "/tmp/$S.log" | tail -n 1
     expect_eq "$WORKERS" "$NCPU/$NCPU" "stress-ng --matrix workers at both readings"
-    reenq=0
-    for n in $(sed -n 's/.*stats: .* reenq=\([0-9]*\).*/\1/p' "/tmp/$S.log"); do
-        reenq=$((reenq + n))
-    done
+    stats_sum "$S" reenq
+    reenq=$_sum
     [ "$reenq" -gt 0 ] \
         || { sched_log "$S"; fail "$S hpc: no task went back to the scheduler when the real-time task took CPU 0"; }
     echo "$S hpc: $reenq tasks re-enqueued when a higher class took their CPU"

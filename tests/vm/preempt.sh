@@ -22,15 +22,6 @@ next_stats() {
     _lines=$(wc -l < "/tmp/$S.log")
 }
 
-# stats_sum NAME FROM: NAME= summed over the stats lines after line FROM of the scheduler's log
-# (each line counts what happened since the one before), into _sum
-stats_sum() {
-    _sum=0
-    for _v in $(tail -n "+$(($2 + 1))" "/tmp/$S.log" | sed -n "s/.*stats: .* $1=\([0-9]*\).*/\1/p"); do
-        _sum=$((_sum + _v))
-    done
-}
-
 # run MIN MAX ARGS...: kthread_preempt rises by MIN..MAX over the writes; preempt rises too
 # unless MAX is 0
 run() {
@@ -49,9 +40,9 @@ run() {
         w=$((w + 1))
     done
     next_stats
-    stats_sum kthread_preempt "$from"
+    stats_sum "$S" kthread_preempt "$from"
     kthread=$_sum
-    stats_sum preempt "$from"
+    stats_sum "$S" preempt "$from"
     preempt=$_sum
     stop_hogs
     expect_eq "$(sx_ops)" "$S" "attached scheduler after the writes"

@@ -22,6 +22,9 @@
 #                              (cut to 15 characters) in _migr, their number in _workers
 #   stats_counter NAME KEY     KEY=N of the last --stats line in NAME's log, into _n (fails
 #                              with the log if there is none)
+#   stats_sum NAME KEY [FROM]  KEY=N summed over the --stats lines of NAME's log (those after
+#                              line FROM), into _sum: for stats lines that count what happened
+#                              since the one before (scx_bpfland's)
 #   still_attached NAME SEQ    0 when NAME is still the scheduler SX_PID attached as enable_seq
 #                              SEQ (eevdf: none is attached); sets SX_ST, SX_OPS, SX_SEQ
 #   SX_SCHEDULERS, SX_USERSPACE_SCHEDULERS, SX_FAIR_SCHEDULERS: the schedulers in the image
@@ -237,3 +240,9 @@ stats_counter() {
     [ -n "$_n" ] || { sched_log "$1"; fail "$1: no $2= in its stats line"; }
 }
 
+stats_sum() {
+    _sum=0
+    for _v in $(tail -n "+$((${3:-0} + 1))" "/tmp/$1.log" | sed -n "s/.*stats: .* $2=\([0-9]*\).*/\1/p"); do
+        _sum=$((_sum + _v))
+    done
+}
