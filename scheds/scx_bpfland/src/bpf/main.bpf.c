@@ -441,6 +441,17 @@ static bool sticky_spread(struct task_struct *p, s32 cpu, u32 llc)
 	return true;
 }
 
+/*
+ * Whether a wakeup (@enq_flags) may take @cpu from the task running there: only
+ * with wakeup preemption on and only from a task that is not interactive.
+ */
+static bool wakeup_may_preempt(s32 cpu, u64 enq_flags)
+{
+	return wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) &&
+	       cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
+	       !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)];
+}
+
 void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p), idle;
@@ -465,9 +476,7 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	 * in the LLC queue behind both.
 	 */
 	if (is_percpu_kthread(p)) {
-		if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) &&
-		    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
-		    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)]) {
+		if (wakeup_may_preempt(cpu, enq_flags)) {
 			enq_flags |= SCX_ENQ_PREEMPT;
 			STAT_INC(kthread_preempt);
 		}
@@ -483,11 +492,9 @@ void BPF_STRUCT_OPS(bpfland_enqueue, struct task_struct *p, u64 enq_flags)
 	 * each other (a message-passing workload) would otherwise preempt each
 	 * other at every message and keep the LLC queue from ever running.
 	 */
-	if (wakeup_preempt && (enq_flags & SCX_ENQ_WAKEUP) && !(enq_flags & SCX_ENQ_REENQ) &&
+	if (wakeup_may_preempt(cpu, enq_flags) && !(enq_flags & SCX_ENQ_REENQ) &&
 	    is_interactive(tctx) &&
 	    !(p->flags & PF_KTHREAD) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
-	    cpu >= 0 && cpu < BPFLAND_MAX_CPUS &&
-	    !cpu_runs_interactive[cpu & (BPFLAND_MAX_CPUS - 1)] &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) == 0) {
 		scx_dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | SCX_ENQ_PREEMPT);
 		STAT_INC(preempt);
